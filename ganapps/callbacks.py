@@ -1,0 +1,127 @@
+"""Callbacks for adversarial training beyond Keras's own.
+
+- :class:`SampleGrid`: a PNG grid of samples from one fixed latent batch every N epochs, so progress is
+  comparable from grid to grid.
+- :class:`NaNGuard`: stops training when any reported metric becomes NaN or infinite, restores the weights of
+  the last epoch that ended finite, and says why.
+
+For resumable training use Keras's own ``keras.callbacks.BackupAndRestore(backup_dir)``: the games build their
+optimizers at ``compile``, so the optimizer state is restored with the weights (``ganapps train --resume``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ganapps.images import save_grid
+from ganapps.runtime import sample_normal
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Save ``epoch_XXXX.png`` (and ``latest.png``) grids of samples from a fixed latent batch.
+
+    Args:
+        directory: where the PNG files go.
+        n: samples per grid.
+        every: write a grid every ``every`` epochs (and always after the last one).
+        seed: seed of the fixed latent batch.
+        truncation: optional truncation threshold for the latents.
+        nrow: images per row (default: square-ish).
+        verbose: print the path of each grid written.
+    """
+
+    def __init__(self, directory: str | os.PathLike, n: int = 64, every: int = 1, seed: int = 0,
+                 truncation: float | None = None, nrow: int | None = None, verbose: bool = False):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every: expected a positive integer; got {every!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n: expected a positive integer; got {n!r}")
+        self.directory = Path(directory)
+        self.n, self.every, self.seed, self.truncation, self.nrow = n, every, seed, truncation, nrow
+        self.verbose = verbose
+        self.written: list[Path] = []
+        self._z = None
+        self._last_epoch = -1
+
+    def on_train_begin(self, logs=None):
+        latent_dim = getattr(self.model, "latent_dim", None)
+        if latent_dim is None:
+            raise ValueError("SampleGrid: the model has no latent_dim; it must be a ganapps game")
+        self._z = sample_normal(self.n, latent_dim, seed=self.seed, truncation=self.truncation)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch
+        if (epoch + 1) % self.every == 0:
+            self._write(epoch)
+
+    def on_train_end(self, logs=None):
+        if self._last_epoch >= 0 and (self._last_epoch + 1) % self.every != 0:
+            self._write(self._last_epoch)
+
+    def _write(self, epoch: int) -> None:
+        images = keras.ops.convert_to_numpy(self.model(self._z, training=False))
+        path = save_grid(images, self.directory / f"epoch_{epoch + 1:04d}.png", nrow=self.nrow)
+        save_grid(images, self.directory / "latest.png", nrow=self.nrow)
+        self.written.append(path)
+        if self.verbose:
+            print(f"SampleGrid: wrote {path}")
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stop training on a NaN/Inf metric and restore the weights of the last finite epoch.
+
+    After a stop, ``stopped_reason`` says which metric went bad at which epoch and batch.
+
+    Args:
+        verbose: print the reason when it stops training.
+    """
+
+    def __init__(self, verbose: bool = True):
+        super().__init__()
+        self.verbose = verbose
+        self.stopped_reason: str | None = None
+        self._good_weights: list[np.ndarray] | None = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped_reason = None
+        self._good_weights = self.model.get_weights()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, f"epoch {self._epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._check(logs, f"the end of epoch {epoch + 1}"):
+            self._good_weights = self.model.get_weights()
+
+    def _check(self, logs, where: str) -> bool:
+        if self.stopped_reason is not None:
+            return False
+        bad = {k: v for k, v in (logs or {}).items() if _is_number(v) and not math.isfinite(float(v))}
+        if not bad:
+            return True
+        self.stopped_reason = (f"NaNGuard: {', '.join(f'{k}={float(v)}' for k, v in bad.items())} at {where}; "
+                               f"training stopped and the weights of the last finite epoch restored")
+        self.model.stop_training = True
+        if self._good_weights is not None:
+            self.model.set_weights(self._good_weights)
+        if self.verbose:
+            print("\n" + self.stopped_reason)
+        return False
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

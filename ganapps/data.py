@@ -1,0 +1,778 @@
+"""Datasets as ``tf.data`` pipelines of float32 NHWC images in [-1, 1].
+
+Three sources, one convention:
+
+* offline defaults that ship inside installed packages, so every tool runs without a network:
+  ``"digits"`` (scikit-learn's 8x8 handwritten digits) and ``"photos"`` (the photographs bundled with
+  scikit-learn and scikit-image, served as random crops);
+* any image dataset of `tensorflow-datasets <https://www.tensorflow.org/datasets>`_ (``"mnist"``,
+  ``"fashion_mnist"``, ``"cifar10"``, ...), prepared beforehand when this machine is offline;
+* the user's own images in a folder (:func:`image_folder`).
+
+Every pipeline yields batches of ``images`` (``float32``, shape ``(batch, height, width, channels)``, values in
+[-1, 1]) or ``(images, labels)`` with ``int32`` labels::
+
+    from ganapps import data
+    images = data.load("digits", image_size=16, batch_size=64, seed=0)
+    crops = data.load("photos", image_size=96, num_crops=1024, flip=True, seed=0)
+    mnist = data.load("mnist", with_labels=True, data_dir="~/tensorflow_datasets")
+    mine = data.image_folder("my_images/", image_size=64)
+
+Conversions at the edges are :func:`to_uint8` and :func:`from_uint8`; :func:`validate_images` and
+:func:`validate_dataset` check data handed to the library and explain what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ganapps.images import from_uint8, to_uint8
+
+if TYPE_CHECKING:  # TensorFlow is imported where it is used, so that to_uint8/from_uint8 work without it
+    import tensorflow as tf
+
+__all__ = [
+    "DatasetUnavailableError",
+    "IMAGE_EXTENSIONS",
+    "OFFLINE_DATASETS",
+    "PHOTO_SPLITS",
+    "SPLITS",
+    "from_uint8",
+    "image_folder",
+    "load",
+    "load_photos",
+    "photo_names",
+    "to_uint8",
+    "validate_dataset",
+    "validate_images",
+]
+
+OFFLINE_DATASETS = ("digits", "photos")
+"""Dataset names that :func:`load` serves from installed packages, without a network."""
+
+SPLITS = ("train", "test", "all")
+"""Splits of the offline datasets."""
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+"""File extensions (case-insensitive) that :func:`image_folder` reads; of a GIF only the first frame."""
+
+PHOTO_SPLITS = {
+    "train": ("china", "astronaut", "coffee", "rocket", "coins", "moon", "hubble_deep_field", "motorcycle"),
+    "test": ("flower", "chelsea", "camera"),
+}
+"""Which bundled photograph belongs to which split of ``"photos"``; no photograph is in both.
+
+``china`` and ``flower`` come from scikit-learn (``load_sample_images``); the others from ``skimage.data``
+(``motorcycle`` is the left view of ``stereo_motorcycle``). ``coins``, ``moon`` and ``camera`` are grayscale.
+Only files that scikit-image ships in its wheel are used: nothing is downloaded.
+"""
+
+_DIGITS_TRAIN_FRACTION = 0.8
+_DIGITS_SPLIT_SEED = 20240601  # fixes the train/test partition of "digits" forever; independent of `seed`
+_DEFAULT_CROP = 64
+_DEFAULT_NUM_CROPS = 512
+_DEFAULT_SHUFFLE_BUFFER = 10_000
+_RANGE_TOLERANCE = 1e-6
+_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as in PIL's convert("L")
+
+
+class DatasetUnavailableError(FileNotFoundError):
+    """A tensorflow-datasets dataset could not be fetched or prepared (typically: this machine is offline).
+
+    The message says why, and how to provide the data (a prepared ``data_dir``, or an image folder).
+    """
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Argument checks shared by the loaders.
+
+
+def _fail(argument: str, expected: str, given: str) -> ValueError:
+    return ValueError(f"{argument}: expected {expected}; got {given}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_image_size(image_size: Any, allow_none: bool) -> tuple[int, int] | None:
+    """``int`` or ``(h, w)`` -> ``(h, w)``; ``None`` passes through when allowed."""
+    if image_size is None and allow_none:
+        return None
+    expected = "a positive int or a (height, width) pair of positive ints"
+    if not allow_none:
+        expected += " (it is required)"
+    if _is_int(image_size) and image_size > 0:
+        return int(image_size), int(image_size)
+    if (
+        isinstance(image_size, (tuple, list))
+        and len(image_size) == 2
+        and all(_is_int(v) and v > 0 for v in image_size)
+    ):
+        return int(image_size[0]), int(image_size[1])
+    raise _fail("image_size", expected, repr(image_size))
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if not (_is_int(batch_size) and batch_size >= 1):
+        raise _fail("batch_size", "an int >= 1", repr(batch_size))
+    return int(batch_size)
+
+
+def _check_channels(channels: Any) -> int | None:
+    if channels is None or (_is_int(channels) and channels in (1, 3)):
+        return None if channels is None else int(channels)
+    raise _fail("channels", "None, 1 or 3", repr(channels))
+
+
+def _check_split(split: Any) -> str:
+    if split not in SPLITS:
+        raise _fail("split", "one of " + ", ".join(repr(s) for s in SPLITS), repr(split))
+    return split
+
+
+def _check_no_kwargs(name: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(
+            f"load(): unexpected keyword argument(s) for dataset {name!r}: {', '.join(sorted(kwargs))}"
+        )
+
+
+def _finish(ds: tf.data.Dataset, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+    import tensorflow as tf
+
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _resize(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """Bilinear antialiased resize of [-1, 1] images, clipped back into [-1, 1]."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(images, size, method="bilinear", antialias=True)
+    return tf.clip_by_value(resized, -1.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The public loader.
+
+
+def load(
+    name: str,
+    split: str = "train",
+    image_size: int | tuple[int, int] | None = None,
+    with_labels: bool = False,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    channels: int | None = None,
+    drop_remainder: bool = False,
+    **kwargs: Any,
+) -> tf.data.Dataset:
+    """A dataset by name, as batches of float32 NHWC images in [-1, 1].
+
+    Args:
+        name: ``"digits"`` or ``"photos"`` (offline, from installed packages), a tensorflow-datasets name
+            (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, ...), or the path of a folder of images (which
+            is handed to :func:`image_folder`; it needs ``image_size``).
+        split: ``"train"``, ``"test"`` or ``"all"`` for the offline datasets; any tensorflow-datasets split
+            (``"train[:90%]"`` ...) otherwise.
+        image_size: an int (square) or ``(height, width)``; ``None`` keeps the native size (64 for the crops
+            of ``"photos"``).
+        with_labels: yield ``(images, labels)`` with int32 labels instead of ``images``. For ``"photos"`` the
+            label is the index of the source photograph in ``photo_names(split)``.
+        batch_size: images per batch.
+        shuffle: shuffle the examples (every epoch differently).
+        seed: makes shuffling and the random crops/flips of ``"photos"`` repeatable.
+        data_dir: where tensorflow-datasets finds prepared datasets (ignored by the offline datasets).
+        channels: 1 or 3 to convert, ``None`` for the dataset's own (digits 1, photos 3).
+        drop_remainder: drop the last, smaller batch.
+        **kwargs: per dataset: ``"photos"`` takes ``num_crops`` (crops per epoch, default 512) and ``flip``
+            (random horizontal flips, default False); tensorflow-datasets takes ``shuffle_buffer`` (default
+            10000) and passes anything else to ``tfds.load``.
+
+    Returns:
+        A batched, prefetched ``tf.data.Dataset``.
+
+    Raises:
+        ValueError: an unknown ``name``, a bad ``split``, ``image_size``, ``batch_size`` or ``channels``.
+        DatasetUnavailableError: a tensorflow-datasets dataset that cannot be fetched here (offline); the
+            message says how to provide it.
+
+    Example:
+        >>> ds = load("digits", image_size=16, batch_size=32, seed=0)
+        >>> images = next(iter(ds))
+        >>> tuple(images.shape), images.dtype.name
+        ((32, 16, 16, 1), 'float32')
+    """
+    if not isinstance(name, (str, os.PathLike)) or not str(name):
+        raise _fail("name", "a dataset name such as 'digits', 'photos' or 'mnist', or a folder", repr(name))
+    batch_size = _check_batch_size(batch_size)
+    size = _check_image_size(image_size, allow_none=True)
+    channels = _check_channels(channels)
+    name_str = os.fspath(name)
+    if name_str == "digits":
+        _check_no_kwargs(name_str, kwargs)
+        return _load_digits(_check_split(split), size, with_labels, batch_size, shuffle, seed, channels,
+                            drop_remainder)
+    if name_str == "photos":
+        num_crops = kwargs.pop("num_crops", _DEFAULT_NUM_CROPS)
+        flip = kwargs.pop("flip", False)
+        _check_no_kwargs(name_str, kwargs)
+        return _load_photo_crops(_check_split(split), size or (_DEFAULT_CROP, _DEFAULT_CROP), with_labels,
+                                 batch_size, shuffle, seed, channels, drop_remainder, num_crops, bool(flip))
+    if _looks_like_folder(name_str):
+        _check_no_kwargs(name_str, kwargs)
+        if size is None:
+            raise _fail("image_size", f"a size to resize the images of folder {name_str!r} to", "None")
+        return image_folder(name_str, size, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                            channels=channels, with_labels=with_labels, drop_remainder=drop_remainder)
+    return _load_tfds(name_str, split, size, with_labels, batch_size, shuffle, seed, data_dir, channels,
+                      drop_remainder, **kwargs)
+
+
+def _looks_like_folder(name: str) -> bool:
+    return (os.sep in name or "/" in name or name.startswith((".", "~"))) and os.path.isdir(
+        os.path.expanduser(name)
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# "digits": scikit-learn's 8x8 digits, held in memory.
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images in [-1, 1] of shape (n, 8, 8, 1), int32 labels, bool mask of the train split)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = (bunch.images.astype(np.float32) / 16.0 * 2.0 - 1.0)[..., None]
+    labels = bunch.target.astype(np.int32)
+    rng = np.random.default_rng(_DIGITS_SPLIT_SEED)
+    train = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        train[members[: int(round(_DIGITS_TRAIN_FRACTION * len(members)))]] = True
+    for array in (images, labels, train):
+        array.setflags(write=False)
+    return images, labels, train
+
+
+@functools.lru_cache(maxsize=8)
+def _digits_split(split: str, size: tuple[int, int] | None, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    import tensorflow as tf
+
+    images, labels, train = _digits_arrays()
+    keep = {"train": train, "test": ~train, "all": np.ones_like(train)}[split]
+    images, labels = images[keep], labels[keep]
+    if size is not None and size != images.shape[1:3]:
+        images = _resize(tf.constant(images), size).numpy()
+    if channels == 3:
+        images = np.repeat(images, 3, axis=-1)
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    images.setflags(write=False)
+    return images, labels
+
+
+def _load_digits(split, size, with_labels, batch_size, shuffle, seed, channels, drop_remainder):
+    import tensorflow as tf
+
+    images, labels = _digits_split(split, size, channels or 1)
+    ds = tf.data.Dataset.from_tensor_slices((images, labels) if with_labels else images)
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return _finish(ds, batch_size, drop_remainder)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# "photos": photographs bundled with scikit-learn and scikit-image, served as random crops.
+
+
+def photo_names(split: str = "all") -> list[str]:
+    """The names of the bundled photographs in ``split`` (``"train"``, ``"test"`` or ``"all"``).
+
+    Example:
+        >>> photo_names("test")
+        ['flower', 'chelsea', 'camera']
+    """
+    split = _check_split(split)
+    if split == "all":
+        return list(PHOTO_SPLITS["train"] + PHOTO_SPLITS["test"])
+    return list(PHOTO_SPLITS[split])
+
+
+@functools.lru_cache(maxsize=None)
+def _photo(name: str) -> np.ndarray:
+    """One bundled photograph, uint8, (H, W, 3) for colour or (H, W, 1) for grayscale; read-only."""
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        image = load_sample_image(f"{name}.jpg")
+    else:
+        import skimage.data
+
+        image = skimage.data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage.data, name)()
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    image = np.ascontiguousarray(image)
+    image.setflags(write=False)
+    return image
+
+
+def _convert_channels_uint8(image: np.ndarray, channels: int | None) -> np.ndarray:
+    if channels is None or image.shape[-1] == channels:
+        return image
+    if channels == 3:
+        return np.repeat(image, 3, axis=-1)
+    luma = image.astype(np.float32) @ _LUMA
+    return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
+
+
+def load_photos(split: str = "test", channels: int | None = None) -> list[np.ndarray]:
+    """The whole bundled photographs of ``split`` as uint8 HWC arrays, in the order of :func:`photo_names`.
+
+    Use it to evaluate on photographs a model never saw in training (e.g. super-resolution on ``"test"``).
+
+    Args:
+        split: ``"train"``, ``"test"`` or ``"all"``.
+        channels: ``None`` keeps each photo's own (3 for colour, 1 for grayscale), 3 repeats grayscale to RGB,
+            1 converts RGB to luma (ITU-R BT.601).
+
+    Example:
+        >>> [p.shape for p in load_photos("test")]
+        [(427, 640, 3), (300, 451, 3), (512, 512, 1)]
+    """
+    channels = _check_channels(channels)
+    return [_convert_channels_uint8(_photo(n), channels).copy() for n in photo_names(split)]
+
+
+def _load_photo_crops(split, size, with_labels, batch_size, shuffle, seed, channels, drop_remainder,
+                      num_crops, flip):
+    import tensorflow as tf
+
+    if not (_is_int(num_crops) and num_crops >= 1):
+        raise _fail("num_crops", "an int >= 1 (random crops per epoch)", repr(num_crops))
+    names = photo_names(split)
+    photos = load_photos(split, channels=channels or 3)
+    heights = np.array([p.shape[0] for p in photos], dtype=np.int32)
+    widths = np.array([p.shape[1] for p in photos], dtype=np.int32)
+    crop_h, crop_w = size
+    if crop_h > heights.min() or crop_w > widths.min():
+        smallest = names[int(np.argmin(np.minimum(heights, widths)))]
+        raise _fail(
+            "image_size",
+            f"a crop that fits every photo of split {split!r} (at most {heights.min()}x{widths.min()}; "
+            f"the smallest is {smallest!r})",
+            repr(size),
+        )
+    canvas = np.zeros((len(photos), heights.max(), widths.max(), photos[0].shape[-1]), dtype=np.uint8)
+    for i, photo in enumerate(photos):
+        canvas[i, : photo.shape[0], : photo.shape[1]] = photo
+    canvas_t = tf.constant(canvas)
+    heights_t, widths_t = tf.constant(heights), tf.constant(widths)
+    n_photos = len(photos)
+
+    def crop(draw: tf.Tensor) -> Any:
+        u = tf.random.stateless_uniform([4], seed=tf.stack([draw, tf.constant(0, tf.int64)]))
+        index = tf.minimum(tf.cast(u[0] * n_photos, tf.int32), n_photos - 1)
+        top = tf.cast(u[1] * tf.cast(heights_t[index] - crop_h + 1, tf.float32), tf.int32)
+        left = tf.cast(u[2] * tf.cast(widths_t[index] - crop_w + 1, tf.float32), tf.int32)
+        top = tf.minimum(top, heights_t[index] - crop_h)
+        left = tf.minimum(left, widths_t[index] - crop_w)
+        patch = canvas_t[index, top: top + crop_h, left: left + crop_w, :]
+        if flip:
+            patch = tf.cond(u[3] < 0.5, lambda: tf.reverse(patch, axis=[1]), lambda: patch)
+        patch = tf.cast(patch, tf.float32) / 127.5 - 1.0
+        return (patch, index) if with_labels else patch
+
+    # `shuffle=False` still draws random crops (that is what the dataset is); it only makes a given `seed`
+    # replay the same crops every epoch instead of new ones.
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=shuffle).take(num_crops)
+    ds = draws.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return _finish(ds, batch_size, drop_remainder)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# tensorflow-datasets.
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _load_tfds(name, split, size, with_labels, batch_size, shuffle, seed, data_dir, channels, drop_remainder,
+               **kwargs):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    shuffle_buffer = kwargs.pop("shuffle_buffer", _DEFAULT_SHUFFLE_BUFFER)
+    if not (_is_int(shuffle_buffer) and shuffle_buffer >= 1):
+        raise _fail("shuffle_buffer", "an int >= 1", repr(shuffle_buffer))
+    if data_dir is not None:
+        data_dir = os.path.expanduser(os.fspath(data_dir))
+    kwargs.setdefault("read_config", tfds.ReadConfig(shuffle_seed=seed))
+    try:
+        ds = tfds.load(name, split=split, data_dir=data_dir, shuffle_files=shuffle, **kwargs)
+    except tfds.core.DatasetNotFoundError:
+        offline = ", ".join(repr(n) for n in OFFLINE_DATASETS)
+        close = difflib.get_close_matches(name, list(OFFLINE_DATASETS) + list(tfds.list_builders()), n=3)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise _fail(
+            "name",
+            f"an offline dataset ({offline}), a tensorflow-datasets image dataset such as 'mnist', "
+            f"'fashion_mnist' or 'cifar10', or an existing folder of images{hint}",
+            f"{name!r}, which none of these knows",
+        ) from None
+    except TypeError:  # a wrong keyword argument for tfds.load: not a download problem
+        raise
+    except Exception as exc:  # noqa: BLE001 - tfds raises many kinds when it cannot download/prepare
+        if "unknown split" in str(exc).lower():
+            raise _fail("split", f"a split of {name!r} ({_one_line(exc)})", repr(split)) from exc
+        where = f"data_dir={data_dir!r}" if data_dir else "the default data_dir (~/tensorflow_datasets)"
+        raise DatasetUnavailableError(
+            f"name: could not fetch the tensorflow-datasets dataset {name!r} (split {split!r}, {where}); "
+            f"reason: {_one_line(exc)}. This machine may be offline. To provide it: on a connected machine "
+            f"run `tfds build {name} --data_dir DIR` (or `tfds.load({name!r}, data_dir=DIR)`), copy DIR "
+            f"here and pass data_dir=DIR (`--data-dir DIR` on the command line); or use a folder of your own "
+            f"images (ganapps.data.image_folder(PATH, image_size), `--data PATH`); or an offline dataset: "
+            + ", ".join(repr(n) for n in OFFLINE_DATASETS)
+            + "."
+        ) from exc
+
+    spec = ds.element_spec
+    if not isinstance(spec, dict) or "image" not in spec:
+        keys = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
+        raise _fail("name", "a tensorflow-datasets dataset with an 'image' feature", f"{name!r} with {keys}")
+    if with_labels and "label" not in spec:
+        raise _fail("with_labels", "a dataset with a 'label' feature", f"{name!r} with {sorted(spec)}")
+    if spec["image"].shape.rank != 3:
+        raise _fail("name", "a dataset of single images (height, width, channels)",
+                    f"{name!r} with image shape {spec['image'].shape}")
+    if size is None and not spec["image"].shape[:2].is_fully_defined():
+        raise _fail("image_size", f"a size: the images of {name!r} differ in size, so they cannot be batched "
+                                  "as they are", "None")
+    native_channels = spec["image"].shape[-1]
+
+    def prepare(example: dict[str, tf.Tensor]) -> Any:
+        image = tf.image.convert_image_dtype(example["image"], tf.float32)
+        if native_channels in (2, 4) or (channels is not None and native_channels != channels):
+            image = _to_channels(image, channels or native_channels - 1)
+        image = image * 2.0 - 1.0
+        if size is not None:
+            image = _resize(image, size)
+        if with_labels:
+            return image, tf.cast(example["label"], tf.int32)
+        return image
+
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return _finish(ds, batch_size, drop_remainder)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Folders of the user's own images.
+
+
+def _find_images(root: str, recursive: bool) -> list[str]:
+    found = []
+    if recursive:
+        for folder, subfolders, files in os.walk(root, followlinks=True):
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+            found += [os.path.join(folder, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+    else:
+        found = [
+            os.path.join(root, f)
+            for f in sorted(os.listdir(root))
+            if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(root, f))
+        ]
+    return found
+
+
+def _describe_contents(root: str) -> str:
+    entries = sorted(os.listdir(root))
+    if not entries:
+        return "an empty folder"
+    extensions: dict[str, int] = {}
+    for _, _, files in os.walk(root):
+        for f in files:
+            ext = os.path.splitext(f)[1].lower() or "(no extension)"
+            extensions[ext] = extensions.get(ext, 0) + 1
+    if not extensions:
+        return f"a folder with no files ({len(entries)} entries: {', '.join(entries[:5])})"
+    listing = ", ".join(f"{n} {ext}" for ext, n in sorted(extensions.items(), key=lambda kv: -kv[1])[:8])
+    return f"a folder with files: {listing}"
+
+
+def _all_grayscale(files: Sequence[str]) -> bool:
+    from PIL import Image
+
+    for path in files:
+        with Image.open(path) as image:  # reads the header only
+            if image.mode not in _GRAY_MODES:
+                return False
+    return True
+
+
+def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    """An image in [0, 1] with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels -> ``channels`` (1 or 3).
+
+    Alpha is composited onto white: transparent pixels become white.
+    """
+    import tensorflow as tf
+
+    n = tf.shape(image)[-1]
+    has_alpha = tf.equal(n % 2, 0)
+    colour = image[..., : n - tf.cast(has_alpha, tf.int32)]
+    colour = tf.cond(has_alpha, lambda: colour * image[..., -1:] + (1.0 - image[..., -1:]), lambda: colour)
+    if channels == 3:
+        colour = tf.cond(tf.equal(tf.shape(colour)[-1], 1), lambda: tf.tile(colour, [1, 1, 3]), lambda: colour)
+    else:
+        colour = tf.cond(
+            tf.equal(tf.shape(colour)[-1], 3),
+            lambda: tf.reduce_sum(colour * tf.constant(_LUMA), axis=-1, keepdims=True),
+            lambda: colour,
+        )
+    return tf.ensure_shape(colour, [None, None, channels])
+
+
+def image_folder(
+    path: str | os.PathLike,
+    image_size: int | tuple[int, int],
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int | None = None,
+    channels: int | None = None,
+    with_labels: bool = False,
+    recursive: bool = True,
+    *,
+    crop_to_aspect_ratio: bool = False,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """The user's own images (PNG, JPEG, BMP, GIF first frame) as batches of float32 NHWC in [-1, 1].
+
+    Images are decoded by TensorFlow as the pipeline runs (so a large folder is not held in memory) and resized
+    to ``image_size`` (bilinear, antialiased). Grayscale, gray+alpha, RGB and RGBA files may be mixed:
+    transparent pixels are composited onto white, grayscale is repeated to RGB when ``channels=3`` and RGB is
+    reduced to luma (ITU-R BT.601) when ``channels=1``.
+
+    Args:
+        path: the folder.
+        image_size: an int (square) or ``(height, width)``; required.
+        batch_size: images per batch.
+        shuffle: shuffle the files, every epoch differently.
+        seed: makes the shuffling repeatable.
+        channels: 1 or 3; ``None`` means 1 if every image is grayscale, else 3.
+        with_labels: yield ``(images, labels)``: the label of an image is the index of its immediate sub-folder
+            of ``path`` in the sorted list of sub-folders (hidden ones excluded), which the returned dataset
+            carries as ``ds.class_names``. Images lying directly in ``path`` are then left out.
+        recursive: also look into sub-folders (always true when ``with_labels``).
+        crop_to_aspect_ratio: centre-crop each image to the aspect ratio of ``image_size`` before resizing,
+            instead of stretching it.
+        drop_remainder: drop the last, smaller batch.
+
+    Returns:
+        A batched, prefetched ``tf.data.Dataset`` with attributes ``class_names`` (a list of sub-folder names
+        when ``with_labels``, else ``None``) and ``file_paths`` (the images, in label order before shuffling).
+
+    Example:
+        >>> ds = image_folder("pets/", image_size=64, with_labels=True)  # doctest: +SKIP
+        >>> ds.class_names  # doctest: +SKIP
+        ['cats', 'dogs']
+    """
+    import tensorflow as tf
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise _fail("path", "a folder path (str or os.PathLike)", repr(path))
+    root = os.path.expanduser(os.fspath(path))
+    if not os.path.exists(root):
+        raise FileNotFoundError(f"path: expected an existing folder of images; got {root!r}, which does not exist")
+    if not os.path.isdir(root):
+        raise _fail("path", "a folder of images", f"{root!r}, which is a file, not a folder")
+    size = _check_image_size(image_size, allow_none=False)
+    batch_size = _check_batch_size(batch_size)
+    channels = _check_channels(channels)
+
+    class_names: list[str] | None = None
+    if with_labels:
+        class_names = sorted(
+            d for d in os.listdir(root) if not d.startswith(".") and os.path.isdir(os.path.join(root, d))
+        )
+        files, labels = [], []
+        for label, class_name in enumerate(class_names):
+            found = _find_images(os.path.join(root, class_name), recursive=True)
+            files += found
+            labels += [label] * len(found)
+    else:
+        files = _find_images(root, recursive)
+        labels = []
+    if not files:
+        what = "sub-folders (one per class) holding images" if with_labels else "images"
+        raise _fail(
+            "path",
+            f"a folder with {what} ending in {', '.join(IMAGE_EXTENSIONS)} (any case)"
+            + ("" if recursive or with_labels else ", directly inside it (recursive=False)"),
+            f"{root!r}: {_describe_contents(root)}",
+        )
+    if channels is None:
+        channels = 1 if _all_grayscale(files) else 3
+
+    height, width = size
+
+    def decode(file_path: tf.Tensor) -> tf.Tensor:
+        raw = tf.io.read_file(file_path)
+        image = tf.io.decode_image(raw, channels=0, dtype=tf.uint8, expand_animations=False)
+        image = _to_channels(tf.cast(image, tf.float32) / 255.0, channels)
+        if crop_to_aspect_ratio:
+            shape = tf.shape(image)
+            h, w = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
+            target = height / width
+            crop_h = tf.cast(tf.minimum(h, tf.round(w * target)), tf.int32)
+            crop_w = tf.cast(tf.minimum(w, tf.round(h / target)), tf.int32)
+            crop_h, crop_w = tf.maximum(crop_h, 1), tf.maximum(crop_w, 1)
+            image = tf.image.crop_to_bounding_box(
+                image, (shape[0] - crop_h) // 2, (shape[1] - crop_w) // 2, crop_h, crop_w
+            )
+        return _resize(image * 2.0 - 1.0, size)
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        (files, np.asarray(labels, dtype=np.int32)) if with_labels else files
+    )
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if with_labels:
+        ds = ds.map(lambda f, y: (decode(f), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = _finish(ds, batch_size, drop_remainder)
+    ds.class_names = class_names
+    ds.file_paths = list(files)
+    return ds
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Checks and conversions at the edges.
+
+
+def _shape_mismatch(expected: Sequence[int | None], given: Sequence[int | None]) -> bool:
+    return len(expected) != len(given) or any(
+        e is not None and g is not None and int(e) != int(g) for e, g in zip(expected, given)
+    )
+
+
+def _is_dataset(value: Any) -> bool:
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(value, tf.data.Dataset)
+
+
+def _check_expected_shape(expected_shape: Any) -> tuple[int | None, ...]:
+    if hasattr(expected_shape, "as_list"):  # a tf.TensorShape
+        expected_shape = expected_shape.as_list()
+    if (
+        isinstance(expected_shape, (tuple, list))
+        and len(expected_shape) == 3
+        and all(v is None or (_is_int(v) and v > 0) for v in expected_shape)
+    ):
+        return tuple(None if v is None else int(v) for v in expected_shape)
+    raise _fail("expected_shape", "(height, width, channels) with positive ints or None", repr(expected_shape))
+
+
+def validate_images(x: Any, argument: str = "x", expected_shape: Sequence[int | None] | None = None) -> None:
+    """Raise a ``ValueError`` naming ``argument`` unless ``x`` is a non-empty batch of NHWC images in [-1, 1].
+
+    Checks, in order: rank 4, at least one sample, ``expected_shape`` ``(height, width, channels)`` (``None``
+    matches any size), no NaN or Inf, values within [-1, 1]. A ``tf.data.Dataset`` is handed to
+    :func:`validate_dataset`.
+
+    Example:
+        >>> validate_images(np.zeros((2, 8, 8, 1), np.float32), expected_shape=(8, 8, 1))
+        >>> validate_images(np.full((2, 8, 8, 1), 255.0), argument="real")
+        Traceback (most recent call last):
+        ...
+        ValueError: real: expected images scaled to [-1, 1] (e.g. `x / 127.5 - 1`); got values from 255 to 255
+    """
+    if _is_dataset(x):
+        validate_dataset(x, argument=argument, expected_shape=expected_shape)
+        return
+    try:
+        array = np.asarray(x)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(argument, "an array of images (batch, height, width, channels)", _one_line(exc)) from exc
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise _fail(argument, "a numeric array of images", f"dtype {array.dtype}")
+    if array.ndim != 4:
+        hint = " (a single image? add a batch axis: x[None])" if array.ndim == 3 else ""
+        raise _fail(argument, "a rank-4 array of images (batch, height, width, channels)",
+                    f"rank {array.ndim} with shape {array.shape}{hint}")
+    if array.shape[0] == 0:
+        raise _fail(argument, "at least one image", f"an empty batch of shape {array.shape}")
+    if expected_shape is not None:
+        expected = _check_expected_shape(expected_shape)
+        if _shape_mismatch(expected, array.shape[1:]):
+            raise _fail(argument, f"images of shape (height, width, channels) = {expected}",
+                        f"{tuple(array.shape[1:])} (batch shape {array.shape})")
+    if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.complexfloating):
+        n_nan = int(np.isnan(array).sum())
+        n_inf = int(np.isinf(array).sum())
+        if n_nan or n_inf:
+            raise _fail(argument, "finite values", f"{n_nan} NaN and {n_inf} Inf among {array.size} values")
+    low, high = float(array.min()), float(array.max())
+    if low < -1.0 - _RANGE_TOLERANCE or high > 1.0 + _RANGE_TOLERANCE:
+        hint = "; uint8 images: use ganapps.data.from_uint8" if array.dtype == np.uint8 else ""
+        raise _fail(argument, f"images scaled to [-1, 1] (e.g. `x / 127.5 - 1`{hint})",
+                    f"values from {low:.6g} to {high:.6g}")
+
+
+def validate_dataset(
+    ds: tf.data.Dataset, argument: str = "x", expected_shape: Sequence[int | None] | None = None
+) -> None:
+    """Check that ``ds`` yields batches of images (or ``(images, labels, ...)`` tuples) and validate its first.
+
+    The element spec is checked without reading data (batched, rank 4, ``expected_shape``); then the first
+    batch goes through :func:`validate_images`. An empty dataset raises a ``ValueError``.
+
+    Example:
+        >>> validate_dataset(load("digits", batch_size=8), expected_shape=(8, 8, 1))
+    """
+    import tensorflow as tf
+
+    if not _is_dataset(ds):
+        raise _fail(argument, "a tf.data.Dataset", type(ds).__name__)
+    spec = ds.element_spec
+    if isinstance(spec, (tuple, list)):
+        if not spec:
+            raise _fail(argument, "a dataset of images or (images, labels)", "elements that are empty tuples")
+        spec = spec[0]
+    elif isinstance(spec, dict):
+        raise _fail(argument, "a dataset of images or (images, labels) tuples",
+                    f"dict elements with keys {sorted(spec)} (map them to images first)")
+    if not isinstance(spec, tf.TensorSpec):
+        raise _fail(argument, "a dataset of image tensors", f"elements of {spec!r}")
+    shape = spec.shape
+    if shape.rank is not None and shape.rank != 4:
+        hint = " (not batched? call .batch(batch_size))" if shape.rank == 3 else ""
+        raise _fail(argument, "batches of images (batch, height, width, channels)",
+                    f"elements of shape {shape}{hint}")
+    if expected_shape is not None and shape.rank == 4:
+        expected = _check_expected_shape(expected_shape)
+        if _shape_mismatch(expected, shape.as_list()[1:]):
+            raise _fail(argument, f"images of shape (height, width, channels) = {expected}",
+                        f"a dataset of shape {shape}")
+    first = next(iter(ds.take(1)), None)
+    if first is None:
+        raise _fail(argument, "a dataset with at least one batch", "the dataset is empty")
+    images = first[0] if isinstance(first, (tuple, list)) else first
+    validate_images(images, argument=argument, expected_shape=expected_shape)

@@ -1,0 +1,305 @@
+"""Export trained generators to ONNX and SavedModel, checked against Keras, with a metadata file.
+
+``export_generator(model, directory)`` writes::
+
+    directory/
+      model.onnx        ONNX (opset 17), dynamic batch; dynamic height/width for fully convolutional nets
+      saved_model/      TensorFlow SavedModel, signature "serving_default"
+      metadata.json     input/output names, shapes and dtypes, latent_dim, value range and its uint8 mapping,
+                        library versions, the measured parity error of each format
+
+Every format is run on random inputs and compared with the Keras model; an export whose max abs difference
+exceeds ``tolerance`` (1e-4) fails. Everything is written under a temporary folder first and moved into place
+only once all checks pass, so a failure leaves an earlier export (or nothing) behind, never half of one.
+
+The exported files need neither ganapps nor Keras: ``onnxruntime.InferenceSession("model.onnx")`` or
+``tf.saved_model.load("saved_model").signatures["serving_default"]`` is enough. :func:`load` (from
+:mod:`ganapps.runtime`) wraps the ONNX file for sampling.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganapps.runtime import METADATA, ONNX_FILE, GeneratorRunner, load  # noqa: F401  (re-exported)
+
+SAVED_MODEL_DIR = "saved_model"
+FORMATS = ("onnx", "saved_model")
+OPSET = 17
+OUTPUT_NAME = "images"
+
+
+class ExportError(RuntimeError):
+    """An export that failed its parity check or could not be converted."""
+
+
+def export_generator(model: Any, directory: str | os.PathLike, formats: Sequence[str] = FORMATS,
+                     tolerance: float = 1e-4, value_range: tuple[float, float] = (-1.0, 1.0),
+                     extra_metadata: dict | None = None, seed: int = 0) -> dict[str, Any]:
+    """Export a generator (or a game that has one) to ONNX and/or SavedModel with a parity check.
+
+    Args:
+        model: a game (its EMA generator is exported when it has one, else its generator) or a
+            ``keras.Model`` generator.
+        directory: the export folder; created, or its export files replaced.
+        formats: any of "onnx" and "saved_model".
+        tolerance: largest allowed max abs difference between an export and Keras on random inputs.
+        value_range: the range of the generator's outputs, recorded with its mapping to uint8.
+        extra_metadata: more keys for ``metadata.json``.
+        seed: seed of the random parity inputs.
+
+    Returns:
+        The metadata written.
+    """
+    import keras
+
+    generator, latent_dim = _resolve(model)
+    formats = _check_formats(formats)
+    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
+        raise ValueError(f"tolerance: expected a positive number; got {tolerance!r}")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"directory: expected a folder path; got {str(directory)!r}, which is a file")
+
+    specs = _input_specs(generator)
+    parity_inputs = _parity_inputs(specs, seed)
+    expected = [keras.ops.convert_to_numpy(generator(x if len(x) > 1 else x[0], training=False))
+                for x in parity_inputs]
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.parent / f".{directory.name}.export-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        parity: dict[str, float] = {}
+        if "saved_model" in formats:
+            _write_saved_model(generator, specs, tmp / SAVED_MODEL_DIR)
+            parity["saved_model"] = _check_saved_model(tmp / SAVED_MODEL_DIR, specs, parity_inputs, expected)
+        if "onnx" in formats:
+            _write_onnx(generator, specs, tmp / ONNX_FILE)
+            parity["onnx"] = _check_onnx(tmp / ONNX_FILE, specs, parity_inputs, expected)
+        for fmt, err in parity.items():
+            if not err <= tolerance:
+                raise ExportError(f"{fmt} export differs from Keras by {err:.3g} (max abs) on random inputs; "
+                                  f"the tolerance is {tolerance:g}. Nothing was written to {str(directory)!r}.")
+        metadata = _metadata(generator, latent_dim, specs, formats, parity, tolerance, value_range)
+        metadata.update(extra_metadata or {})
+        (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+        _move_into_place(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return metadata
+
+
+def export_keras_file(path: str | os.PathLike, directory: str | os.PathLike, **kwargs) -> dict[str, Any]:
+    """Load a ``.keras`` file (a game or a generator) and export it with :func:`export_generator`."""
+    return export_generator(load_keras(path, argument="path"), directory, **kwargs)
+
+
+def load_keras(path: str | os.PathLike, argument: str = "path"):
+    """``keras.models.load_model`` with errors that name the argument and say what is wrong with the file."""
+    import zipfile
+
+    import keras
+
+    import ganapps.games  # noqa: F401  (registers the games for deserialisation)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{argument}: expected an existing .keras file; got {str(path)!r}, "
+                                f"which does not exist")
+    if path.suffix != ".keras":
+        raise ValueError(f"{argument}: expected a file ending in .keras; got {str(path)!r}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{argument}: {str(path)!r} is not a valid .keras archive (truncated or corrupt?)")
+    try:
+        return keras.models.load_model(path)
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
+        raise ValueError(f"{argument}: could not read {str(path)!r} as a .keras model "
+                         f"(truncated or corrupt?): {err}") from err
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _resolve(model) -> tuple[Any, int | None]:
+    import keras
+
+    generator = getattr(model, "inference_generator", None)
+    if generator is None:
+        generator = model
+    if not isinstance(generator, keras.Model):
+        raise ValueError(f"model: expected a keras.Model generator or a ganapps game; got {type(model).__name__}")
+    latent_dim = getattr(model, "latent_dim", None)
+    if latent_dim is None and len(generator.inputs) == 1 and len(generator.inputs[0].shape) == 2:
+        latent_dim = generator.inputs[0].shape[-1]
+    return generator, latent_dim
+
+
+def _check_formats(formats) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        formats = (formats,)
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats: expected a non-empty selection of {FORMATS}; got {formats!r}")
+    return formats
+
+
+def _input_specs(generator) -> list[dict[str, Any]]:
+    specs = []
+    for i, tensor in enumerate(generator.inputs):
+        name = tensor.name.split(":")[0] if getattr(tensor, "name", None) else f"input_{i}"
+        specs.append({"name": name, "shape": [None] + list(tensor.shape[1:]), "dtype": str(tensor.dtype)})
+    return specs
+
+
+def _parity_inputs(specs, seed: int) -> list[list[np.ndarray]]:
+    """Two batches of random inputs; for dynamic spatial dims, two different sizes."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for batch, fill in ((3, 16), (2, 24)):
+        arrays = []
+        for spec in specs:
+            shape = [batch] + [fill if s is None else s for s in spec["shape"][1:]]
+            arrays.append(rng.standard_normal(shape).astype(spec["dtype"]))
+        batches.append(arrays)
+    return batches
+
+
+def _tf_signature(specs):
+    import tensorflow as tf
+
+    return [tf.TensorSpec(s["shape"], tf.as_dtype(s["dtype"]), name=s["name"]) for s in specs]
+
+
+def _serving_fn(generator, specs):
+    import tensorflow as tf
+
+    @tf.function(input_signature=_tf_signature(specs))
+    def serve(*inputs):
+        x = inputs[0] if len(inputs) == 1 else list(inputs)
+        return {OUTPUT_NAME: generator(x, training=False)}
+
+    return serve
+
+
+def _write_saved_model(generator, specs, path: Path) -> None:
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.add_endpoint("serving_default", _serving_fn(generator, specs))
+    archive.write_out(str(path), verbose=False)
+
+
+def _check_saved_model(path: Path, specs, parity_inputs, expected) -> float:
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    errors = []
+    for arrays, want in zip(parity_inputs, expected):
+        got = serve(**{s["name"]: tf.constant(a) for s, a in zip(specs, arrays)})[OUTPUT_NAME].numpy()
+        errors.append(_max_abs(got, want))
+    return max(errors)
+
+
+def _write_onnx(generator, specs, path: Path) -> None:
+    import tf2onnx
+
+    try:
+        tf2onnx.convert.from_function(_serving_fn(generator, specs), input_signature=_tf_signature(specs),
+                                      opset=OPSET, output_path=str(path))
+    except Exception as err:  # tf2onnx raises many types; say which model failed and why
+        raise ExportError(f"ONNX conversion of {generator.name!r} failed: {err}") from err
+
+
+def _check_onnx(path: Path, specs, parity_inputs, expected) -> float:
+    runner_session = _ort_session(path)
+    errors = []
+    for arrays, want in zip(parity_inputs, expected):
+        got = runner_session.run(None, {s["name"]: a for s, a in zip(specs, arrays)})[0]
+        errors.append(_max_abs(got, want))
+    return max(errors)
+
+
+def _ort_session(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _max_abs(got: np.ndarray, want: np.ndarray) -> float:
+    if got.shape != want.shape:
+        return float("inf")
+    return float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if got.size else 0.0
+
+
+def _metadata(generator, latent_dim, specs, formats, parity, tolerance, value_range) -> dict[str, Any]:
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    import ganapps
+
+    out_shape = [None] + list(generator.outputs[0].shape[1:])
+    channels = out_shape[-1] if len(out_shape) == 4 else None
+    spatial_dynamic = any(s is None for spec in specs for s in spec["shape"][1:])
+    lo, hi = value_range
+    return {
+        "format_version": 1,
+        "model_name": generator.name,
+        "files": {"onnx": ONNX_FILE if "onnx" in formats else None,
+                  "saved_model": SAVED_MODEL_DIR if "saved_model" in formats else None},
+        "inputs": specs,
+        "outputs": [{"name": OUTPUT_NAME, "shape": out_shape, "dtype": str(generator.outputs[0].dtype)}],
+        "latent_dim": latent_dim,
+        "latent_distribution": "standard_normal" if latent_dim is not None else None,
+        "dynamic_batch": True,
+        "dynamic_spatial": spatial_dynamic,
+        "layout": "NHWC" if len(out_shape) == 4 else "NC",
+        "channel_order": {1: "L", 3: "RGB", 4: "RGBA"}.get(channels),
+        "value_range": [lo, hi],
+        "to_uint8": f"uint8 = clip(round((x - ({lo:g})) * 255 / {hi - lo:g}), 0, 255)",
+        "saved_model_signature": "serving_default",
+        "onnx_opset": OPSET,
+        "parity_max_abs_error": parity,
+        "parity_tolerance": tolerance,
+        "versions": {"ganapps": ganapps.__version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+                     "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
+                     "onnxruntime": onnxruntime.__version__, "python": platform.python_version()},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _move_into_place(tmp: Path, directory: Path) -> None:
+    """Replace the export entries of ``directory`` with those of ``tmp``; other files there are kept.
+
+    Each entry is renamed into place (a rename within one file system is atomic); the old entries are moved
+    aside first and deleted only after the new ones are in.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    trash = directory.parent / f".{directory.name}.old-{os.getpid()}"
+    shutil.rmtree(trash, ignore_errors=True)
+    trash.mkdir()
+    try:
+        for name in (ONNX_FILE, SAVED_MODEL_DIR, METADATA):
+            if (directory / name).exists():
+                os.replace(directory / name, trash / name)
+        # metadata.json last: an export folder with metadata is a complete one.
+        for name in (ONNX_FILE, SAVED_MODEL_DIR, METADATA):
+            if (tmp / name).exists():
+                os.replace(tmp / name, directory / name)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,361 @@
+"""The base adversarial game: a generator against a discriminator, fitted with ``model.fit``.
+
+``train_step`` follows Goodfellow et al.'s Algorithm 1: ``d_steps`` discriminator updates on a real batch and
+fresh latent samples, then one generator update. The loss pair is chosen by name from
+:mod:`ganapps.losses`; a WGAN-GP gradient penalty and an R1 penalty can be added to the discriminator's loss;
+an exponential moving average (EMA) of the generator's weights can be kept for sampling; an augmentation
+layer, if given, is applied to real and generated images alike before the discriminator sees them.
+
+Under a ``tf.distribute`` strategy each replica's loss is divided by the number of replicas (the optimizers
+sum gradients across replicas, so the update is the gradient of the global-batch mean), and each replica
+draws its own slice of one global latent batch, so replicas never share latent samples and a run on R
+devices sees the same latents as a run on one device with the same seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from ganapps import latent, losses
+from ganapps import data as gdata
+
+_DEFAULT_LR = 2e-4
+_DEFAULT_BETA_1 = 0.5
+
+
+def _default_optimizer(name: str) -> keras.optimizers.Optimizer:
+    return keras.optimizers.Adam(_DEFAULT_LR, beta_1=_DEFAULT_BETA_1, name=name)
+
+
+def _replica() -> tuple[int, Any]:
+    """(number of replicas in sync, this replica's id) in the current context."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:  # cross-replica context: behave as one replica
+        return 1, 0
+    return ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class GAN(keras.Model):
+    """An unconditional GAN.
+
+    Args:
+        generator: a ``keras.Model`` mapping latents of shape (batch, latent_dim) to samples.
+        discriminator: a ``keras.Model`` mapping samples to logits (any shape per sample; they are averaged).
+        latent_dim: size of the latent vector; inferred from the generator's input when None and checked
+            against it otherwise.
+        loss: a name registered in :mod:`ganapps.losses` (``"non_saturating"``, ``"minimax"``, ``"hinge"``,
+            ``"wasserstein"``, ``"least_squares"``, ``"relativistic_average"``) or a
+            ``(discriminator_loss, generator_loss)`` pair of callables of (real_logits, fake_logits).
+        d_steps: discriminator updates per generator update (k of Algorithm 1).
+        gradient_penalty: weight of the WGAN-GP penalty (0 disables it; 10 is the paper's value).
+        r1: gamma of the R1 penalty on real data, added as gamma/2 * E||grad D(x)||^2 (0 disables it).
+        ema: decay of the exponential moving average of the generator's weights (e.g. 0.999), or None. When
+            set, :meth:`generate` and exports use the averaged generator.
+        augment: a Keras layer applied to real and generated samples before the discriminator (e.g. random
+            translations), or None.
+        seed: seed of the game's random stream (latent samples, penalties): the same seed gives the same run.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int | None = None,
+                 loss: Any = "non_saturating", d_steps: int = 1, gradient_penalty: float = 0.0,
+                 r1: float = 0.0, ema: float | None = None, augment: keras.layers.Layer | None = None,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._check_networks(generator, discriminator)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = self._check_latent_dim(latent_dim, generator)
+        self.adversarial_loss = losses.get(loss)
+        self._loss_arg = loss
+        self.d_steps = _positive_int(d_steps, "d_steps")
+        self.gradient_penalty_weight = _non_negative(gradient_penalty, "gradient_penalty")
+        self.r1_weight = _non_negative(r1, "r1")
+        if ema is not None and not (isinstance(ema, float) and 0.0 < ema < 1.0):
+            raise ValueError(f"ema: expected None or a decay in (0, 1) such as 0.999; got {ema!r}")
+        self.ema_decay = ema
+        self.ema_generator = None
+        if ema is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
+        if augment is not None and not callable(augment):
+            raise ValueError(f"augment: expected None or a Keras layer; got {augment!r}")
+        self.augment = augment
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.gp_tracker = keras.metrics.Mean(name="gp") if self.gradient_penalty_weight else None
+        self.r1_tracker = keras.metrics.Mean(name="r1") if self.r1_weight else None
+        self.built = True
+
+    # -- checks ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_networks(generator, discriminator) -> None:
+        for argument, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, keras.Model):
+                raise ValueError(f"{argument}: expected a keras.Model; got {type(net).__name__}")
+        g_out = tuple(generator.output_shape[1:])
+        d_in = tuple(discriminator.input_shape[1:])
+        if not _shapes_compatible(g_out, d_in):
+            raise ValueError(f"discriminator: expected an input shape matching the generator's output "
+                             f"{_fmt(g_out)}; got a discriminator taking {_fmt(d_in)}")
+
+    @staticmethod
+    def _check_latent_dim(latent_dim, generator) -> int:
+        g_in = generator.input_shape
+        if isinstance(g_in, list) or len(g_in) != 2:
+            raise ValueError(f"generator: expected one input of shape (batch, latent_dim); got {g_in}")
+        inferred = g_in[-1]
+        if latent_dim is None:
+            if inferred is None:
+                raise ValueError("latent_dim: the generator's input size is unknown; pass latent_dim")
+            return int(inferred)
+        latent_dim = _positive_int(latent_dim, "latent_dim")
+        if inferred is not None and inferred != latent_dim:
+            raise ValueError(f"latent_dim: expected the generator's input size {inferred}; got {latent_dim}")
+        return latent_dim
+
+    # -- compile / fit -----------------------------------------------------------------------------------
+    def compile(self, g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
+                d_optimizer: keras.optimizers.Optimizer | str | dict | None = None, **kwargs) -> None:
+        """Set each player's optimizer (default: Adam(2e-4, beta_1=0.5) each, as in DCGAN).
+
+        Other keyword arguments (``jit_compile``, ``run_eagerly``, ``steps_per_execution``) go to
+        ``keras.Model.compile``.
+        """
+        for argument in ("optimizer", "loss", "metrics"):
+            if kwargs.get(argument) is not None:
+                raise ValueError(f"{argument}: a GAN takes g_optimizer and d_optimizer and its loss in its "
+                                 f"constructor; got {argument}={kwargs[argument]!r}")
+        self.g_optimizer = _optimizer(g_optimizer, "g_optimizer")
+        self.d_optimizer = _optimizer(d_optimizer, "d_optimizer")
+        super().compile(**kwargs)
+        # Build the optimizers now, so that saved optimizer state (a .keras file, a BackupAndRestore
+        # checkpoint) loads into them instead of being skipped.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def get_compile_config(self) -> dict:
+        if not self.compiled:
+            return {}
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "jit_compile": self._jit_compile,
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+    def compile_from_config(self, config: dict) -> None:
+        config = dict(config)
+        g_opt = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
+        d_opt = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
+        self.compile(g_optimizer=g_opt, d_optimizer=d_opt, **config)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """``keras.Model.fit`` after checking the data: shape, finiteness and the [-1, 1] range.
+
+        ``x`` is a ``tf.data.Dataset`` of samples (or of (samples, labels), the labels ignored) or an array.
+        """
+        if not getattr(self, "compiled", False) or not hasattr(self, "g_optimizer"):
+            raise ValueError("compile: call gan.compile(g_optimizer=..., d_optimizer=...) before fit")
+        expected = tuple(self.discriminator.input_shape[1:])
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras warns otherwise
+            if len(expected) == 3:
+                gdata.validate_dataset(x, argument="x", expected_shape=expected)
+            else:
+                first = next(iter(x.take(1)), None)
+                if first is None:
+                    raise ValueError("x: expected a dataset with at least one batch; the dataset is empty")
+                _validate_vectors(first[0] if isinstance(first, (tuple, list)) else first, expected)
+        elif x is not None and not hasattr(x, "__next__") and not isinstance(x, keras.utils.PyDataset):
+            if len(expected) == 3:
+                gdata.validate_images(np.asarray(x), argument="x", expected_shape=expected)
+            else:
+                _validate_vectors(x, expected)
+        return super().fit(x, y, **kwargs)
+
+    # -- the game ----------------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> list:
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return trackers + [t for t in (self.gp_tracker, self.r1_tracker) if t is not None]
+
+    def call(self, z, training: bool = False):
+        """Generate from latents ``z`` (the EMA generator when there is one and not training)."""
+        if self.ema_generator is not None and not training:
+            return self.ema_generator(z, training=False)
+        return self.generator(z, training=training)
+
+    def sample_latents(self, n, seed=None, truncation: float | None = None):
+        """Draw ``n`` latents from the prior (the game's own seed stream when ``seed`` is None)."""
+        return latent.sample(n, self.latent_dim, seed=self.seed_generator if seed is None else seed,
+                             truncation=truncation)
+
+    def _replica_latents(self, batch):
+        """This replica's slice of one global latent batch (see the module docstring)."""
+        replicas, replica_id = _replica()
+        if replicas == 1:
+            return self.sample_latents(batch)
+        z = self.sample_latents(batch * replicas)
+        return ops.reshape(z, (replicas, batch, self.latent_dim))[replica_id]
+
+    def _discriminate(self, x, training: bool = True):
+        if self.augment is not None:
+            x = self.augment(x, training=training)
+        return self.discriminator(x, training=training)
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        batch = ops.shape(real)[0]
+        replicas, _ = _replica()
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+
+        for _ in range(self.d_steps):
+            z = self._replica_latents(batch)
+            with tf.GradientTape() as tape:
+                fake = self.generator(z, training=True)
+                real_logits = self._discriminate(real)
+                fake_logits = self._discriminate(fake)
+                d_loss = self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
+                total = d_loss
+                if self.gradient_penalty_weight:
+                    gp = losses.gradient_penalty(self.discriminator, real, fake, seed=self.seed_generator)
+                    total = total + self.gradient_penalty_weight * gp
+                if self.r1_weight:
+                    r1 = losses.r1_penalty(self.discriminator, real)
+                    total = total + 0.5 * self.r1_weight * r1
+                scaled = total / replicas
+            grads = tape.gradient(scaled, d_vars)
+            self.d_optimizer.apply_gradients(zip(grads, d_vars))
+
+        z = self._replica_latents(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            fake_logits_g = self._discriminate(fake)
+            real_logits_g = self._discriminate(real) if getattr(self.adversarial_loss, "generator_uses_real", True) else real_logits
+            g_loss = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
+            scaled = g_loss / replicas
+        grads = tape.gradient(scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+        if self.ema_generator is not None:
+            self._update_ema()
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        if self.gp_tracker is not None:
+            self.gp_tracker.update_state(gp)
+        if self.r1_tracker is not None:
+            self.r1_tracker.update_state(r1)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _update_ema(self) -> None:
+        decay = self.ema_decay
+        for averaged, current in zip(self.ema_generator.weights, self.generator.weights):
+            averaged.assign(decay * averaged + (1.0 - decay) * current)
+
+    # -- sampling ----------------------------------------------------------------------------------------
+    def generate(self, n: int, seed: int | None = None, truncation: float | None = None,
+                 batch_size: int = 256) -> np.ndarray:
+        """Generate ``n`` samples as a NumPy array (images in [-1, 1]).
+
+        Args:
+            n: number of samples.
+            seed: an int for reproducible samples; None draws from the game's own seed stream.
+            truncation: None, or the truncation threshold t in standard deviations (fidelity for variety).
+            batch_size: samples generated per forward pass.
+        """
+        n = _positive_int(n, "n")
+        seed_arg = keras.random.SeedGenerator(seed) if seed is not None else None
+        z = self.sample_latents(n, seed=seed_arg, truncation=truncation)
+        net = self.ema_generator if self.ema_generator is not None else self.generator
+        outs = [ops.convert_to_numpy(net(z[i:i + batch_size], training=False)) for i in range(0, n, batch_size)]
+        return np.concatenate(outs, axis=0)
+
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator to sample from and export: the EMA generator when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    # -- serialisation -----------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "loss": self._loss_arg if isinstance(self._loss_arg, str)
+            else keras.saving.serialize_keras_object(self._loss_arg),
+            "d_steps": self.d_steps,
+            "gradient_penalty": self.gradient_penalty_weight,
+            "r1": self.r1_weight,
+            "ema": self.ema_decay,
+            "augment": None if self.augment is None else keras.saving.serialize_keras_object(self.augment),
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> GAN:
+        config = dict(config)
+        for key in ("generator", "discriminator", "augment"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        if not isinstance(config.get("loss"), str):
+            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
+        return cls(**config)
+
+
+def _optimizer(value, argument: str) -> keras.optimizers.Optimizer:
+    if value is None:
+        return _default_optimizer(argument)
+    try:
+        return keras.optimizers.get(value)
+    except ValueError as err:
+        raise ValueError(f"{argument}: expected a keras optimizer, its name or its config; got {value!r}") from err
+
+
+def _positive_int(value, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{argument}: expected a positive integer; got {value!r}")
+    return int(value)
+
+
+def _non_negative(value, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{argument}: expected a non-negative number; got {value!r}")
+    return float(value)
+
+
+def _validate_vectors(x, expected: tuple) -> None:
+    """Checks for non-image samples (vectors): the per-sample shape and finiteness; any value range."""
+    x = np.asarray(x)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"x: expected a non-empty batch of samples of shape {_fmt(expected)}; got shape {x.shape}")
+    if not _shapes_compatible(tuple(x.shape[1:]), expected):
+        raise ValueError(f"x: expected samples of shape {_fmt(expected)} (the discriminator's input); "
+                         f"got {_fmt(tuple(x.shape[1:]))}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(f"x: expected finite values; got {int(np.isnan(x).sum())} NaN and "
+                         f"{int(np.isinf(x).sum())} Inf")
+
+
+def _shapes_compatible(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _fmt(shape: tuple) -> str:
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"

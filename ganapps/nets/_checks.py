@@ -1,0 +1,30 @@
+"""Argument checks shared by the network builders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def positive_int(value, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{argument}: expected a positive integer; got {value!r}")
+    return value
+
+
+def image_shape(value, argument: str = "image_shape", power_of_two: bool = True) -> tuple[int, int, int]:
+    """Check an (H, W, C) image shape; with ``power_of_two``, H and W must be powers of two and at least 4."""
+    ok = isinstance(value, Sequence) and len(value) == 3 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    if not ok:
+        raise ValueError(f"{argument}: expected (height, width, channels) of positive integers; got {value!r}")
+    h, w, c = value
+    if power_of_two and not all(s >= 4 and s & (s - 1) == 0 for s in (h, w)):
+        raise ValueError(f"{argument}: expected height and width to be powers of two of at least 4 "
+                         f"(4, 8, 16, 32, ...); got {h}x{w}")
+    return int(h), int(w), int(c)
+
+
+def units(value, argument: str) -> tuple[int, ...]:
+    if not isinstance(value, Sequence) or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ValueError(f"{argument}: expected a sequence of positive layer widths; got {value!r}")
+    return tuple(value)

@@ -1,0 +1,140 @@
+"""Run exported generators with ONNX Runtime: no TensorFlow, no Keras.
+
+``load(directory)`` reads ``metadata.json`` and ``model.onnx`` written by :func:`ganapps.export.export_generator`
+and returns a :class:`GeneratorRunner`. It uses the CUDA execution provider when onnxruntime offers it, else the
+CPU. This module imports only NumPy and onnxruntime, so command-line sampling starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganapps.images import to_uint8
+
+METADATA = "metadata.json"
+ONNX_FILE = "model.onnx"
+
+
+def default_providers() -> list[str]:
+    """CUDA first when this onnxruntime build has it, then CPU."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    preferred = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    return preferred or available
+
+
+def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
+    """Read an export's ``metadata.json`` with errors that say what is missing."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"directory: expected an export folder holding {METADATA} and {ONNX_FILE}; "
+                                f"got {str(directory)!r}, which does not exist")
+    path = directory / METADATA
+    if not path.is_file():
+        raise FileNotFoundError(f"directory: expected {METADATA} in {str(directory)!r} (written by "
+                                f"ganapps.export.export_generator); it is missing")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"directory: {str(path)!r} is not valid JSON ({err})") from err
+
+
+class GeneratorRunner:
+    """A generator exported to ONNX, run by ONNX Runtime.
+
+    Call it on inputs (``runner(z)``) or let it draw latents (``runner.sample(n, seed=0)``); both return
+    NHWC images, float in the export's value range or ``uint8`` when ``output="uint8"``.
+    """
+
+    def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
+        import onnxruntime as ort
+
+        self.directory = Path(directory)
+        self.metadata = read_metadata(self.directory)
+        path = self.directory / ONNX_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"directory: expected {ONNX_FILE} in {str(self.directory)!r}; it is missing")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ValueError(f"directory: {str(path)!r} is not a loadable ONNX model (truncated or corrupt?): "
+                             f"{str(err).splitlines()[0]}") from err
+        self.inputs = self.session.get_inputs()
+        self.output_name = self.session.get_outputs()[0].name
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
+
+    @property
+    def latent_dim(self) -> int | None:
+        return self.metadata.get("latent_dim")
+
+    def __call__(self, *inputs: np.ndarray, output: str = "float") -> np.ndarray:
+        """Run the generator on ``inputs`` (one array per model input, in the order of the metadata)."""
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"inputs: expected {len(self.inputs)} array(s) "
+                             f"({', '.join(i.name for i in self.inputs)}); got {len(inputs)}")
+        feed = {}
+        for spec, value in zip(self.inputs, inputs):
+            value = np.asarray(value, dtype=np.float32)
+            if len(spec.shape) != value.ndim or any(
+                    isinstance(s, int) and s != v for s, v in zip(spec.shape, value.shape)):
+                raise ValueError(f"{spec.name}: expected shape {_fmt(spec.shape)}; got {value.shape}")
+            feed[spec.name] = value
+        images = self.session.run([self.output_name], feed)[0]
+        return self._convert(images, output)
+
+    def sample(self, n: int, seed: int | None = None, truncation: float | None = None,
+               output: str = "float", batch_size: int = 256) -> np.ndarray:
+        """Draw ``n`` latents from N(0, I) (truncated to [-t, t] when ``truncation=t``) and generate."""
+        if self.latent_dim is None:
+            raise ValueError("sample: this export has no latent input; call the runner on inputs instead")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n: expected a positive integer; got {n!r}")
+        z = sample_normal(n, self.latent_dim, seed=seed, truncation=truncation)
+        return np.concatenate([self(z[i:i + batch_size], output=output) for i in range(0, n, batch_size)])
+
+    def _convert(self, images: np.ndarray, output: str) -> np.ndarray:
+        if output == "float":
+            return images
+        if output == "uint8":
+            return to_uint8(images, tuple(self.metadata.get("value_range", (-1.0, 1.0))))
+        raise ValueError(f"output: expected 'float' or 'uint8'; got {output!r}")
+
+
+def sample_normal(n: int, dim: int, seed: int | None = None, truncation: float | None = None) -> np.ndarray:
+    """N(0, I) latents in NumPy; with ``truncation=t`` each coordinate is redrawn until it lies in [-t, t]."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, dim)).astype(np.float32)
+    if truncation is not None:
+        if not truncation > 0:
+            raise ValueError(f"truncation: expected a positive number of standard deviations; got {truncation!r}")
+        # Acceptance is at least erf(t / sqrt 2) per draw, so a few rounds suffice; clip guards pathological t.
+        for _ in range(100):
+            bad = np.abs(z) > truncation
+            if not bad.any():
+                break
+            z[bad] = rng.standard_normal(int(bad.sum())).astype(np.float32)
+        z = np.clip(z, -truncation, truncation)
+    return z
+
+
+def load(directory: str | os.PathLike, providers: list[str] | None = None) -> GeneratorRunner:
+    """Load an export folder (``model.onnx`` + ``metadata.json``) into a :class:`GeneratorRunner`."""
+    return GeneratorRunner(directory, providers=providers)
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(s) if isinstance(s, int) else "None" for s in shape) + ")"
+
+
+__all__ = ["GeneratorRunner", "load", "read_metadata", "sample_normal", "default_providers"]
