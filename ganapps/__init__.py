@@ -15,7 +15,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "callbacks", "data", "export", "games", "images", "latent", "losses", "metrics", "nets", "runtime",
+    "callbacks", "data", "export", "games", "images", "latent", "losses", "metrics", "nets", "runtime", "train",
 }
 _GAMES = {"GAN": "ganapps.games.gan"}
 

@@ -139,7 +139,8 @@ def _training_kwargs(args) -> dict:
     return dict(data=args.data, data_dir=args.data_dir, image_size=args.image_size, loss=args.loss,
                 epochs=args.epochs, batch_size=args.batch_size, latent_dim=args.latent_dim, width=args.width,
                 lr=args.lr, d_steps=args.d_steps, gradient_penalty=args.gradient_penalty, r1=args.r1,
-                ema=args.ema, seed=args.seed, jit_compile=jit, samples_every=args.samples_every, out=args.out)
+                ema=args.ema, seed=args.seed, jit_compile=jit, samples_every=args.samples_every, out=args.out,
+                verbose=1 if sys.stdout.isatty() else 2)
 
 
 def _train(args) -> int:

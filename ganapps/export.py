@@ -23,6 +23,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import reprlib
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,7 +137,8 @@ def _resolve(model) -> tuple[Any, int | None]:
     if generator is None:
         generator = model
     if not isinstance(generator, keras.Model):
-        raise ValueError(f"model: expected a keras.Model generator or a ganapps game; got {type(model).__name__}")
+        raise ValueError(f"model: expected a keras.Model generator or a ganapps game; "
+                         f"got {type(model).__name__} {reprlib.repr(model)}")
     latent_dim = getattr(model, "latent_dim", None)
     if latent_dim is None and len(generator.inputs) == 1 and len(generator.inputs[0].shape) == 2:
         latent_dim = generator.inputs[0].shape[-1]
@@ -287,12 +289,15 @@ def _move_into_place(tmp: Path, directory: Path) -> None:
     """Replace the export entries of ``directory`` with those of ``tmp``; other files there are kept.
 
     Each entry is renamed into place (a rename within one file system is atomic); the old entries are moved
-    aside first and deleted only after the new ones are in.
+    aside first and deleted only after the new ones are in. If a rename fails, the new entries are taken out
+    again and the old ones put back.
     """
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     trash = directory.parent / f".{directory.name}.old-{os.getpid()}"
     shutil.rmtree(trash, ignore_errors=True)
     trash.mkdir()
+    placed: list[str] = []
     try:
         for name in (ONNX_FILE, SAVED_MODEL_DIR, METADATA):
             if (directory / name).exists():
@@ -301,5 +306,22 @@ def _move_into_place(tmp: Path, directory: Path) -> None:
         for name in (ONNX_FILE, SAVED_MODEL_DIR, METADATA):
             if (tmp / name).exists():
                 os.replace(tmp / name, directory / name)
+                placed.append(name)
+    except BaseException:
+        for name in placed:
+            _remove(directory / name)
+        for name in (ONNX_FILE, SAVED_MODEL_DIR, METADATA):
+            if (trash / name).exists():
+                os.replace(trash / name, directory / name)
+        if created and not any(directory.iterdir()):
+            directory.rmdir()
+        raise
     finally:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

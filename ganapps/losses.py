@@ -43,11 +43,17 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class AdversarialLoss:
-    """A named pair of adversarial losses, each ``fn(real_logits, fake_logits) -> scalar``."""
+    """A named pair of adversarial losses, each ``fn(real_logits, fake_logits) -> scalar``.
+
+    ``generator_uses_real`` says whether the generator's loss reads the real logits (relativistic losses do);
+    a game recomputes D(real) in its generator step only when it does. It defaults to True, the safe choice
+    for custom pairs.
+    """
 
     name: str
     discriminator_loss: LossFn
     generator_loss: LossFn
+    generator_uses_real: bool = True
 
     def __post_init__(self) -> None:
         for field in ("discriminator_loss", "generator_loss"):
@@ -123,11 +129,11 @@ def _relativistic_average_g(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 
 LOSSES: dict[str, AdversarialLoss] = {
     loss.name: loss for loss in (
-        AdversarialLoss("minimax", _minimax_d, _minimax_g),
-        AdversarialLoss("non_saturating", _minimax_d, _non_saturating_g),
-        AdversarialLoss("wasserstein", _wasserstein_d, _critic_g),
-        AdversarialLoss("hinge", _hinge_d, _critic_g),
-        AdversarialLoss("least_squares", _least_squares_d, _least_squares_g),
+        AdversarialLoss("minimax", _minimax_d, _minimax_g, generator_uses_real=False),
+        AdversarialLoss("non_saturating", _minimax_d, _non_saturating_g, generator_uses_real=False),
+        AdversarialLoss("wasserstein", _wasserstein_d, _critic_g, generator_uses_real=False),
+        AdversarialLoss("hinge", _hinge_d, _critic_g, generator_uses_real=False),
+        AdversarialLoss("least_squares", _least_squares_d, _least_squares_g, generator_uses_real=False),
         AdversarialLoss("relativistic_average", _relativistic_average_d, _relativistic_average_g),
     )
 }
@@ -140,7 +146,7 @@ def names() -> list[str]:
 
 
 def register(name: str, discriminator_loss: LossFn, generator_loss: LossFn, *,
-             overwrite: bool = False) -> AdversarialLoss:
+             overwrite: bool = False, generator_uses_real: bool = True) -> AdversarialLoss:
     """Add a loss pair to the registry so that ``get(name)`` (and ``loss=name`` in a game) finds it.
 
     Args:
@@ -148,6 +154,7 @@ def register(name: str, discriminator_loss: LossFn, generator_loss: LossFn, *,
         discriminator_loss: ``fn(real_logits, fake_logits) -> scalar`` minimised by the discriminator.
         generator_loss: ``fn(real_logits, fake_logits) -> scalar`` minimised by the generator.
         overwrite: replace an existing entry of the same name instead of raising.
+        generator_uses_real: whether ``generator_loss`` reads the real logits (False saves a forward pass).
 
     Returns:
         The registered :class:`AdversarialLoss`.
@@ -161,7 +168,7 @@ def register(name: str, discriminator_loss: LossFn, generator_loss: LossFn, *,
     if name in LOSSES and not overwrite:
         raise ValueError(f"name: a loss named {name!r} is already registered; "
                          f"pass overwrite=True to replace it")
-    loss = AdversarialLoss(name, discriminator_loss, generator_loss)
+    loss = AdversarialLoss(name, discriminator_loss, generator_loss, generator_uses_real)
     LOSSES[name] = loss
     return loss
 

@@ -24,7 +24,7 @@ def _digit_classifier():
     digits = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(digits.data, digits.target, test_size=0.2,
                                                         random_state=0, stratify=digits.target)
-    model = LogisticRegression(max_iter=5000, C=0.1).fit(x_train / 16.0, y_train)
+    model = LogisticRegression(max_iter=5000, C=1.0).fit(x_train / 16.0, y_train)
     return model, x_test / 16.0, y_test
 
 

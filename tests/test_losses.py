@@ -409,3 +409,10 @@ def test_register(registry):
         losses.register("broken", d_fn, "not a function")
     with pytest.raises(ValueError, match="name"):
         losses.register("", d_fn, g_fn)
+
+
+def test_generator_uses_real_flags():
+    """Only the relativistic generator loss reads D(real); a game skips that forward pass for the others."""
+    for name in losses.names():
+        assert losses.get(name).generator_uses_real == (name == "relativistic_average"), name
+    assert losses.get((lambda r, f: r, lambda r, f: f)).generator_uses_real is True

@@ -243,7 +243,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             fake_logits_g = self._discriminate(fake)
-            real_logits_g = self._discriminate(real) if getattr(self.adversarial_loss, "generator_uses_real", True) else real_logits
+            real_logits_g = self._discriminate(real) if self.adversarial_loss.generator_uses_real else real_logits
             g_loss = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
             scaled = g_loss / replicas
         grads = tape.gradient(scaled, g_vars)

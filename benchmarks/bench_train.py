@@ -1,0 +1,231 @@
+"""Training throughput of ganapps.GAN against a plain hand-written GAN step, on digits 16x16.
+
+Every variant trains the same DCGAN generator and discriminator (same widths, same initial weights), on the same
+in-memory batches of 64, with the non-saturating loss and Adam(2e-4, beta_1=0.5) for each player:
+
+  gan_fit       ganapps.GAN + fit, jit_compile=False
+  gan_fit_xla   ganapps.GAN + fit, jit_compile=True
+  plain_fit     a minimal keras.Model subclass whose train_step does one D and one G update with
+                tf.GradientTape, tf.random.normal latents and BinaryCrossentropy(from_logits=True); fit, jit off
+  plain_loop    the same step as a hand tf.function loop over the dataset (no fit machinery)
+
+Each fit call runs 1 + ``--epochs`` epochs; the first is excluded (tracing, iterator start-up) and the rest are
+timed from the start of epoch 2 to the end of training. Variants run in alternation, the order rotated every
+repeat, so that load from other processes on the machine falls on all of them alike; the table reports the
+median over repeats.
+
+    python benchmarks/bench_train.py --epochs 3 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import ganapps  # noqa: E402
+from ganapps import data, nets  # noqa: E402
+
+LATENT_DIM = 64
+IMAGE_SHAPE = (16, 16, 1)
+BATCH = 64
+WIDTH = 32
+SEED = 0
+
+
+def build_nets() -> tuple[keras.Model, keras.Model]:
+    """The generator and discriminator, with the same initial weights every call."""
+    keras.utils.set_random_seed(SEED)
+    return (nets.dcgan_generator(LATENT_DIM, IMAGE_SHAPE, width=WIDTH),
+            nets.dcgan_discriminator(IMAGE_SHAPE, width=WIDTH))
+
+
+def adam() -> keras.optimizers.Optimizer:
+    return keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+
+def cached_dataset() -> tuple[tf.data.Dataset, int]:
+    """The digits batches, read once and then served from memory; returns (dataset, steps per epoch)."""
+    ds = data.load("digits", image_size=16, batch_size=BATCH, drop_remainder=True, seed=SEED)
+    ds = ds.cache().prefetch(tf.data.AUTOTUNE)
+    steps = sum(1 for _ in ds)  # fills the cache
+    return ds, steps
+
+
+class PlainGAN(keras.Model):
+    """The baseline: the shortest GAN train_step, in the manner of the keras-io examples."""
+
+    def __init__(self, generator, discriminator, latent_dim):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def train_step(self, real):
+        d_loss, g_loss = plain_step(self, real)
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+
+def plain_step(m, real):
+    """One discriminator update then one generator update; ``m`` holds the nets, optimizers and loss."""
+    batch = tf.shape(real)[0]
+    d_vars = m.discriminator.trainable_variables
+    g_vars = m.generator.trainable_variables
+
+    z = tf.random.normal((batch, m.latent_dim))
+    with tf.GradientTape() as tape:
+        fake = m.generator(z, training=True)
+        real_logits = m.discriminator(real, training=True)
+        fake_logits = m.discriminator(fake, training=True)
+        d_loss = (m.bce(tf.ones_like(real_logits), real_logits)
+                  + m.bce(tf.zeros_like(fake_logits), fake_logits))
+    m.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+
+    z = tf.random.normal((batch, m.latent_dim))
+    with tf.GradientTape() as tape:
+        fake_logits = m.discriminator(m.generator(z, training=True), training=True)
+        g_loss = m.bce(tf.ones_like(fake_logits), fake_logits)
+    m.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+    return d_loss, g_loss
+
+
+class _Timer(keras.callbacks.Callback):
+    """Wall time from the start of the second epoch to the end of training."""
+
+    def __init__(self):
+        super().__init__()
+        self.start = self.seconds = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+class FitVariant:
+    """A model trained with ``fit``; each ``run`` is one fit call of 1 + epochs epochs."""
+
+    def __init__(self, model, ds, steps):
+        self.model, self.ds, self.steps = model, ds, steps
+
+    def run(self, epochs: int) -> float:
+        timer = _Timer()
+        self.model.fit(self.ds, epochs=1 + epochs, verbose=0, callbacks=[timer])
+        return epochs * self.steps * BATCH / timer.seconds
+
+
+class LoopVariant:
+    """The plain step as a tf.function, driven by a Python loop over the dataset."""
+
+    def __init__(self, ds, steps):
+        self.generator, self.discriminator = build_nets()
+        self.latent_dim = LATENT_DIM
+        self.d_optimizer, self.g_optimizer = adam(), adam()
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.step = tf.function(lambda real: plain_step(self, real))
+        self.ds, self.steps = ds, steps
+
+    def _epoch(self):
+        for real in self.ds:
+            d_loss, g_loss = self.step(real)
+        return float(d_loss) + float(g_loss)  # waits for the last step to finish
+
+    def run(self, epochs: int) -> float:
+        self._epoch()
+        start = time.perf_counter()
+        for _ in range(epochs):
+            self._epoch()
+        return epochs * self.steps * BATCH / (time.perf_counter() - start)
+
+
+def make_variants(ds, steps, names):
+    variants = {}
+    for name in names:
+        if name in ("gan_fit", "gan_fit_xla"):
+            g, d = build_nets()
+            gan = ganapps.GAN(generator=g, discriminator=d, latent_dim=LATENT_DIM, loss="non_saturating",
+                              seed=SEED)
+            gan.compile(g_optimizer=adam(), d_optimizer=adam(), jit_compile=name == "gan_fit_xla")
+            variants[name] = FitVariant(gan, ds, steps)
+        elif name == "plain_fit":
+            g, d = build_nets()
+            plain = PlainGAN(g, d, LATENT_DIM)
+            plain.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=False)
+            variants[name] = FitVariant(plain, ds, steps)
+        elif name == "plain_loop":
+            variants[name] = LoopVariant(ds, steps)
+        else:
+            raise ValueError(f"--variants: unknown variant {name!r}")
+    return variants
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per fit call (after 1 warm-up)")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating repeats of every variant")
+    parser.add_argument("--quick", action="store_true", help="1 timed epoch, 2 repeats (a smoke run)")
+    parser.add_argument("--variants", default="gan_fit,gan_fit_xla,plain_fit,plain_loop",
+                        help="comma-separated subset of gan_fit,gan_fit_xla,plain_fit,plain_loop")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.repeats = 1, 2
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+
+    ds, steps = cached_dataset()
+    variants = make_variants(ds, steps, names)
+    print(f"digits 16x16, batch {BATCH}, {steps} steps/epoch, {args.epochs} timed epoch(s) per run, "
+          f"{args.repeats} repeat(s); keras {keras.__version__}, tensorflow {tf.__version__}", flush=True)
+
+    # One untimed run each: traces/compiles every train function before any timing.
+    for variant in variants.values():
+        variant.run(1)
+
+    results = {name: [] for name in names}
+    for r in range(args.repeats):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            results[name].append(variants[name].run(args.epochs))
+        print(f"repeat {r + 1}: " + ", ".join(f"{n} {results[n][-1]:.0f}" for n in names), flush=True)
+
+    medians = {n: statistics.median(v) for n, v in results.items()}
+    base = medians.get("plain_fit")
+    print()
+    print("| variant | median images/s | min | max | vs plain_fit |")
+    print("|---|---:|---:|---:|---:|")
+    for name in names:
+        ratio = f"{medians[name] / base:.2f}x" if base else "-"
+        print(f"| {name} | {medians[name]:.0f} | {min(results[name]):.0f} | {max(results[name]):.0f} | {ratio} |")
+    if base and "gan_fit" in medians:
+        # Ratio of paired runs (same repeat, adjacent in time): less sensitive to drifting load.
+        paired = [a / b for a, b in zip(results["gan_fit"], results["plain_fit"])]
+        print(f"\ngan_fit / plain_fit: median of per-repeat ratios {statistics.median(paired):.2f}x "
+              f"(range {min(paired):.2f}-{max(paired):.2f}); target >= 1.00x: "
+              f"{'met' if statistics.median(paired) >= 1.0 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
