@@ -40,7 +40,7 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str) -> None:
+def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr: float = 2e-4) -> None:
     p.add_argument("--data", default="digits",
                    help="'digits' or 'photos' (offline), a tensorflow-datasets name such as 'mnist', or an "
                         "image folder (default: %(default)s)")
@@ -55,7 +55,7 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str) ->
     p.add_argument("--latent-dim", type=_positive_int, default=64, help="latent size (default: %(default)s)")
     p.add_argument("--width", type=_positive_int, default=32,
                    help="filters of the full-resolution layers (default: %(default)s)")
-    p.add_argument("--lr", type=_non_negative_float, default=2e-4, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--lr", type=_non_negative_float, default=lr, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--d-steps", type=_positive_int, default=1,
                    help="discriminator steps per generator step (default: %(default)s)")
     p.add_argument("--gradient-penalty", type=_non_negative_float, default=0.0,
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="The end-to-end demo, offline: trains a DCGAN on scikit-learn's "
                                            "digits, exports it, samples a grid through ONNX Runtime and scores "
                                            "the samples with a digit classifier.")
-    _add_gan_training_args(demo, epochs=40, out="saved_models/digits_gan")
+    _add_gan_training_args(demo, epochs=40, out="saved_models/digits_gan", lr=5e-4)
     return parser
 
 

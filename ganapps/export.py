@@ -110,10 +110,6 @@ def load_keras(path: str | os.PathLike, argument: str = "path"):
     """``keras.models.load_model`` with errors that name the argument and say what is wrong with the file."""
     import zipfile
 
-    import keras
-
-    import ganapps.games  # noqa: F401  (registers the games for deserialisation)
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{argument}: expected an existing .keras file; got {str(path)!r}, "
@@ -122,6 +118,10 @@ def load_keras(path: str | os.PathLike, argument: str = "path"):
         raise ValueError(f"{argument}: expected a file ending in .keras; got {str(path)!r}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{argument}: {str(path)!r} is not a valid .keras archive (truncated or corrupt?)")
+    import keras  # after the checks above, so that a wrong path is reported without starting TensorFlow
+
+    import ganapps.games  # noqa: F401  (registers the games for deserialisation)
+
     try:
         return keras.models.load_model(path)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
