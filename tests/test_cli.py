@@ -1,4 +1,4 @@
-"""The ``ganapps`` command line: help, argument errors, train -> generate -> export, resume, a TensorFlow-free generate."""
+"""The ``ganapps`` command line: help, bad arguments, train -> generate -> export, resume, generate without TF."""
 
 import json
 import os

@@ -138,7 +138,8 @@ class GAN(keras.Model):
                                  f"constructor; got {argument}={kwargs[argument]!r}")
         self.g_optimizer = _optimizer(g_optimizer, "g_optimizer")
         self.d_optimizer = _optimizer(d_optimizer, "d_optimizer")
-        super().compile(**kwargs)
+        kwargs.pop("optimizer", None)
+        super().compile(optimizer=None, **kwargs)  # no third, unused optimizer
         # Build the optimizers now, so that saved optimizer state (a .keras file, a BackupAndRestore
         # checkpoint) loads into them instead of being skipped.
         self.g_optimizer.build(self.generator.trainable_variables)
