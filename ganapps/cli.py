@@ -20,24 +20,22 @@ from pathlib import Path
 EPILOG = "Run 'ganapps <command> --help' for the options of a command."
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+def _number(kind: type, minimum: float, what: str):
+    """An argparse type: ``kind(text)`` no smaller than ``minimum``, else an error quoting the text."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number; got {text!r}")
-    return value
+_positive_int = _number(int, 1, "a positive integer")
+_non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
 def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr: float = 2e-4) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ganapps import latent, losses
+from ganapps import _checks, latent, losses
 from ganapps import data as gdata
 
 _DEFAULT_LR = 2e-4
@@ -73,9 +73,9 @@ class GAN(keras.Model):
         self.latent_dim = self._check_latent_dim(latent_dim, generator)
         self.adversarial_loss = losses.get(loss)
         self._loss_arg = loss
-        self.d_steps = _positive_int(d_steps, "d_steps")
-        self.gradient_penalty_weight = _non_negative(gradient_penalty, "gradient_penalty")
-        self.r1_weight = _non_negative(r1, "r1")
+        self.d_steps = _checks.positive_int(d_steps, "d_steps")
+        self.gradient_penalty_weight = _checks.non_negative(gradient_penalty, "gradient_penalty")
+        self.r1_weight = _checks.non_negative(r1, "r1")
         if ema is not None and not (isinstance(ema, float) and 0.0 < ema < 1.0):
             raise ValueError(f"ema: expected None or a decay in (0, 1) such as 0.999; got {ema!r}")
         self.ema_decay = ema
@@ -119,7 +119,7 @@ class GAN(keras.Model):
             if inferred is None:
                 raise ValueError("latent_dim: the generator's input size is unknown; pass latent_dim")
             return int(inferred)
-        latent_dim = _positive_int(latent_dim, "latent_dim")
+        latent_dim = _checks.positive_int(latent_dim, "latent_dim")
         if inferred is not None and inferred != latent_dim:
             raise ValueError(f"latent_dim: expected the generator's input size {inferred}; got {latent_dim}")
         return latent_dim
@@ -278,7 +278,7 @@ class GAN(keras.Model):
             truncation: None, or the truncation threshold t in standard deviations (fidelity for variety).
             batch_size: samples generated per forward pass.
         """
-        n = _positive_int(n, "n")
+        n = _checks.positive_int(n, "n")
         seed_arg = keras.random.SeedGenerator(seed) if seed is not None else None
         z = self.sample_latents(n, seed=seed_arg, truncation=truncation)
         net = self.ema_generator if self.ema_generator is not None else self.generator
@@ -326,18 +326,6 @@ def _optimizer(value, argument: str) -> keras.optimizers.Optimizer:
         return keras.optimizers.get(value)
     except ValueError as err:
         raise ValueError(f"{argument}: expected a keras optimizer, its name or its config; got {value!r}") from err
-
-
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument}: expected a positive integer; got {value!r}")
-    return int(value)
-
-
-def _non_negative(value, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{argument}: expected a non-negative number; got {value!r}")
-    return float(value)
 
 
 def _validate_vectors(x, expected: tuple) -> None:

@@ -12,7 +12,7 @@ import math
 import keras
 from keras import layers
 
-from ganapps.nets import _checks
+from ganapps import _checks
 
 
 def _levels(h: int, w: int) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from ganapps.nets import _checks
+from ganapps import _checks
 
 
 def mlp_generator(latent_dim: int, output_dim: int, hidden: Sequence[int] = (128, 128),

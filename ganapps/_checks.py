@@ -1,14 +1,22 @@
-"""Argument checks shared by the network builders."""
+"""Argument checks shared across the library; each error names the argument, what was expected and what was given."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{argument}: expected a positive integer; got {value!r}")
-    return value
+    return int(value)
+
+
+def non_negative(value, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0:
+        raise ValueError(f"{argument}: expected a non-negative number; got {value!r}")
+    return float(value)
 
 
 def image_shape(value, argument: str = "image_shape", power_of_two: bool = True) -> tuple[int, int, int]:
