@@ -253,3 +253,27 @@ def test_error_fit_before_compile_and_bad_arguments():
         GAN(g, d, gradient_penalty=-1)
     with pytest.raises(ValueError, match=r"image_shape: expected height and width to be powers of two"):
         nets.dcgan_generator(8, (12, 12, 1))
+
+
+def test_augment_layer_sees_real_and_fake_and_round_trips(tmp_path):
+    @keras.saving.register_keras_serializable(package="ganapps_tests")
+    class CountingNoise(keras.layers.Layer):
+        """Adds small noise in training only."""
+
+        def call(self, x, training=False):
+            return x + 0.01 * keras.random.normal(keras.ops.shape(x)) if training else x
+
+    gan = GAN(nets.dcgan_generator(8, (8, 8, 1), width=4), nets.dcgan_discriminator((8, 8, 1), width=4),
+              augment=CountingNoise(), seed=0)
+    calls = []
+    original = gan._discriminate
+    gan._discriminate = lambda x, training=True: (calls.append(x.shape), original(x, training))[1]
+    gan.compile(run_eagerly=True)
+    gan.fit(np.zeros((8, 8, 8, 1), "float32"), batch_size=8, epochs=1, verbose=0)
+    assert len(calls) == 3  # D step: real and fake; G step: fake
+    del gan._discriminate
+    gan.save(tmp_path / "aug.keras")
+    loaded = keras.models.load_model(tmp_path / "aug.keras")
+    assert isinstance(loaded.augment, CountingNoise)
+    with pytest.raises(ValueError, match=r"augment: expected None or a Keras layer"):
+        GAN(nets.dcgan_generator(8, (8, 8, 1)), nets.dcgan_discriminator((8, 8, 1)), augment="flip")
