@@ -240,9 +240,8 @@ def load(
 
 
 def _looks_like_folder(name: str) -> bool:
-    return (os.sep in name or "/" in name or name.startswith((".", "~"))) and os.path.isdir(
-        os.path.expanduser(name)
-    )
+    """An existing directory is the user's image folder (it wins over a tensorflow-datasets name)."""
+    return os.path.isdir(os.path.expanduser(name))
 
 
 # --------------------------------------------------------------------------------------------------------------

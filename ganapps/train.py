@@ -50,11 +50,7 @@ class TrainResult:
 
 def load_dataset(data: str, image_size: int | None, batch_size: int, seed: int | None,
                  data_dir: str | None = None) -> tf.data.Dataset:
-    """A dataset by offline name, tensorflow-datasets name, or image-folder path."""
-    if os.path.isdir(data):
-        if image_size is None:
-            raise ValueError(f"image_size: expected a size for the images of folder {data!r}; got None")
-        return gdata.image_folder(data, image_size=image_size, batch_size=batch_size, seed=seed)
+    """A dataset by offline name, tensorflow-datasets name, or image-folder path (see ``ganapps.data.load``)."""
     return gdata.load(data, image_size=image_size, batch_size=batch_size, seed=seed, data_dir=data_dir,
                       drop_remainder=True)
 
