@@ -14,9 +14,12 @@ Then each timed run is one fit call of ``--epochs`` epochs, timed from the start
 training: the per-epoch iterator start-up and epoch-end callbacks are in the time, the one-off work before the
 first epoch (GAN.fit's check of the first batch, building the data adapter) is not. Variants run in
 alternation, the order rotated every repeat, so that load from other processes on the machine falls on all of
-them alike; the table reports the median over repeats and the median of the per-repeat ratios.
+them alike; the table reports the median over repeats and the median of the per-repeat ratios, the process
+CPU time per step (less sensitive to other processes than wall time), and the time from the fit call to its
+first epoch. tf.data autotuning is off for the cached pipeline unless ``--tf-data-autotune`` (see
+``cached_dataset``).
 
-    python benchmarks/bench_train.py --epochs 1 --repeats 12
+    python benchmarks/bench_train.py --epochs 1 --repeats 15
 """
 
 from __future__ import annotations
@@ -53,10 +56,19 @@ def adam() -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(2e-4, beta_1=0.5)
 
 
-def cached_dataset() -> tuple[tf.data.Dataset, int]:
-    """The digits batches, read once and then served from memory; returns (dataset, steps per epoch)."""
+def cached_dataset(autotune: bool = False) -> tuple[tf.data.Dataset, int]:
+    """The digits batches, read once and then served from memory; returns (dataset, steps per epoch).
+
+    With ``autotune=False`` tf.data's autotuning is switched off for this pipeline: on this machine, with it on,
+    releasing an epoch's iterator often stalls for about a second (see RESULTS.md), which would add a second
+    of noise to runs of 1.5-3 s whatever the training step.
+    """
     ds = data.load("digits", image_size=16, batch_size=BATCH, drop_remainder=True, seed=SEED)
     ds = ds.cache().prefetch(tf.data.AUTOTUNE)
+    if not autotune:
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        ds = ds.with_options(options)
     steps = sum(1 for _ in ds)  # fills the cache
     return ds, steps
 
@@ -118,10 +130,12 @@ class _Timer(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.start = self.seconds = None
+        self.called = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 0:
             self.start = time.perf_counter()
+            self.startup = self.start - self.called
             self.cpu_start = time.process_time()
 
     def on_train_end(self, logs=None):
@@ -138,7 +152,7 @@ class FitVariant:
     def run(self, epochs: int) -> float:
         timer = _Timer()
         self.model.fit(self.ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[timer])
-        return epochs * self.steps * BATCH / timer.seconds, timer.cpu_seconds
+        return epochs * self.steps * BATCH / timer.seconds, timer.cpu_seconds, timer.startup
 
 
 class LoopVariant:
@@ -161,7 +175,8 @@ class LoopVariant:
         start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(epochs):
             self._epoch()
-        return epochs * self.steps * BATCH / (time.perf_counter() - start), time.process_time() - cpu_start
+        rate = epochs * self.steps * BATCH / (time.perf_counter() - start)
+        return rate, time.process_time() - cpu_start, float("nan")
 
 
 def make_variants(ds, steps, names):
@@ -185,10 +200,17 @@ def make_variants(ds, steps, names):
     return variants
 
 
+def _ms(values: list[float]) -> str:
+    values = [v for v in values if v == v]  # drop NaN (variants without a fit call)
+    return f"{statistics.median(values):.0f}" if values else "-"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per run (one fit call)")
-    parser.add_argument("--repeats", type=int, default=12, help="alternating repeats of every variant")
+    parser.add_argument("--repeats", type=int, default=15, help="alternating repeats of every variant")
+    parser.add_argument("--tf-data-autotune", action="store_true",
+                        help="leave tf.data autotuning on (tf.data's default; off here, see RESULTS.md)")
     parser.add_argument("--quick", action="store_true", help="1 timed epoch, 2 repeats (a smoke run)")
     parser.add_argument("--variants", default="gan_fit,gan_fit_xla,plain_fit,plain_loop",
                         help="comma-separated subset of gan_fit,gan_fit_xla,plain_fit,plain_loop")
@@ -197,10 +219,10 @@ def main(argv=None) -> int:
         args.epochs, args.repeats = 1, 2
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
 
-    ds, steps = cached_dataset()
+    ds, steps = cached_dataset(autotune=args.tf_data_autotune)
     variants = make_variants(ds, steps, names)
     print(f"digits 16x16, batch {BATCH}, {steps} steps/epoch, {args.epochs} timed epoch(s) per run, "
-          f"{args.repeats} repeat(s); keras {keras.__version__}, tensorflow {tf.__version__}", flush=True)
+          f"{args.repeats} repeat(s), tf.data autotune {'on' if args.tf_data_autotune else 'off'}; keras {keras.__version__}, tensorflow {tf.__version__}", flush=True)
 
     # One untimed epoch each: traces/compiles every train function before any timing.
     for variant in variants.values():
@@ -208,11 +230,13 @@ def main(argv=None) -> int:
 
     results = {name: [] for name in names}
     cpu_ms = {name: [] for name in names}
+    startup = {name: [] for name in names}
     for r in range(args.repeats):
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
-            rate, cpu = variants[name].run(args.epochs)
+            rate, cpu, before_first_epoch = variants[name].run(args.epochs)
             results[name].append(rate)
+            startup[name].append(before_first_epoch * 1000.0)
             cpu_ms[name].append(cpu * 1000.0 / (args.epochs * steps))
         print(f"repeat {r + 1}: " + ", ".join(f"{n} {results[n][-1]:.0f}" for n in names), flush=True)
 
@@ -220,8 +244,8 @@ def main(argv=None) -> int:
     base = "plain_fit" if "plain_fit" in names else None
     print()
     print("| variant | median images/s | min | max | median of per-repeat ratios vs plain_fit "
-          "| process CPU ms/step |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "| process CPU ms/step | fit call to first epoch, ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     paired = {}
     for name in names:
         if base:
@@ -231,7 +255,7 @@ def main(argv=None) -> int:
         else:
             ratio = "-"
         print(f"| {name} | {medians[name]:.0f} | {min(results[name]):.0f} | {max(results[name]):.0f} | {ratio} "
-              f"| {statistics.median(cpu_ms[name]):.0f} |")
+              f"| {statistics.median(cpu_ms[name]):.0f} | {_ms(startup[name])} |")
     if base and "gan_fit" in names:
         print(f"\ntarget GAN.fit (jit off) >= 1.00x plain_fit: {paired['gan_fit']:.2f}x (median of per-repeat "
               f"ratios), {medians['gan_fit'] / medians[base]:.2f}x (ratio of medians): "

@@ -38,7 +38,8 @@ _positive_int = _number(int, 1, "a positive integer")
 _non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
-def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr: float = 2e-4) -> None:
+def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr: float = 2e-4,
+                           ema: float | None = None) -> None:
     p.add_argument("--data", default="digits",
                    help="'digits' or 'photos' (offline), a tensorflow-datasets name such as 'mnist', or an "
                         "image folder (default: %(default)s)")
@@ -59,10 +60,13 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr
     p.add_argument("--gradient-penalty", type=_non_negative_float, default=0.0,
                    help="WGAN-GP weight, 0 = off (default: %(default)s)")
     p.add_argument("--r1", type=_non_negative_float, default=0.0, help="R1 gamma, 0 = off (default: %(default)s)")
-    p.add_argument("--ema", type=float, default=None, help="generator EMA decay such as 0.999 (default: off)")
+    p.add_argument("--ema", type=float, default=ema,
+                   help="decay of the generator's weight average used for sampling and export, such as 0.999 "
+                        f"(default: {ema if ema is not None else 'off'})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
-                   help="XLA compilation of the train step (default: %(default)s: on with a GPU)")
+    p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="true",
+                   help="XLA compilation of the train step (default: %(default)s; about 1.6x the throughput "
+                        "on CPU, see benchmarks/RESULTS.md; 'auto' is Keras's choice: XLA only with a GPU)")
     p.add_argument("--samples-every", type=_positive_int, default=5,
                    help="write a sample grid every N epochs (default: %(default)s)")
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
@@ -111,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="The end-to-end demo, offline: trains a DCGAN on scikit-learn's "
                                            "digits, exports it, samples a grid through ONNX Runtime and scores "
                                            "the samples with a digit classifier.")
-    _add_gan_training_args(demo, epochs=40, out="saved_models/digits_gan", lr=5e-4)
+    _add_gan_training_args(demo, epochs=50, out="saved_models/digits_gan", lr=5e-4, ema=0.99)
     return parser
 
 

@@ -146,10 +146,18 @@ def _check_no_kwargs(name: str, kwargs: dict[str, Any]) -> None:
         )
 
 
-def _finish(ds: tf.data.Dataset, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+def _finish(ds: tf.data.Dataset, batch_size: int, drop_remainder: bool, autotune: bool = True) -> tf.data.Dataset:
+    """Batch and prefetch. ``autotune=False`` suits small in-memory datasets: with tf.data's autotuning on,
+    releasing an epoch's iterator was measured to stall about half of the epochs by ~1 s here
+    (benchmarks/RESULTS.md, probe_tfdata_stall.py), a quarter of a digits epoch."""
     import tensorflow as tf
 
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if autotune:
+        return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)
 
 
 def _resize(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
@@ -289,7 +297,7 @@ def _load_digits(split, size, with_labels, batch_size, shuffle, seed, channels, 
     ds = tf.data.Dataset.from_tensor_slices((images, labels) if with_labels else images)
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return _finish(ds, batch_size, drop_remainder)
+    return _finish(ds, batch_size, drop_remainder, autotune=False)
 
 
 # --------------------------------------------------------------------------------------------------------------

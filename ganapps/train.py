@@ -59,7 +59,7 @@ def train_gan(data: str = "digits", out: str | os.PathLike = "saved_models/digit
               loss: str = "non_saturating", epochs: int = 50, batch_size: int = 64, latent_dim: int = 64,
               width: int = 32, lr: float = 2e-4, beta_1: float = 0.5, d_steps: int = 1,
               gradient_penalty: float = 0.0, r1: float = 0.0, ema: float | None = None, seed: int | None = 0,
-              jit_compile: bool | str = "auto", samples_every: int = 5, resume: bool = False,
+              jit_compile: bool | str = True, samples_every: int = 5, resume: bool = False,
               data_dir: str | None = None, export: bool = True, verbose: int | str = "auto") -> TrainResult:
     """Train a DCGAN on ``data`` and write the game, sample grids and the export to ``out``."""
     out = Path(out)

@@ -377,3 +377,10 @@ def test_uint8_round_trip():
     assert data.to_uint8(np.zeros(1)).dtype == np.uint8
     with pytest.raises(ValueError, match=r"^images: .*got values from -5 to 10"):
         data.from_uint8(np.array([-5, 10]))
+
+
+def test_digits_pipeline_runs_without_tf_data_autotuning():
+    """In-memory digits turn tf.data autotuning off (it stalled epoch starts by ~1 s; see benchmarks)."""
+    ds = data.load("digits", image_size=8, batch_size=64)
+    assert ds.options().autotune.enabled is False
+    assert sum(int(b.shape[0]) for b in ds) == sum(int(b.shape[0]) for b in ds) > 1000

@@ -277,3 +277,25 @@ def test_augment_layer_sees_real_and_fake_and_round_trips(tmp_path):
     assert isinstance(loaded.augment, CountingNoise)
     with pytest.raises(ValueError, match=r"augment: expected None or a Keras layer"):
         GAN(nets.dcgan_generator(8, (8, 8, 1)), nets.dcgan_discriminator((8, 8, 1)), augment="flip")
+
+
+def test_mixed_float16_wraps_optimizers_in_loss_scaling_and_trains(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gan = GAN(nets.dcgan_generator(8, (8, 8, 1), width=4), nets.dcgan_discriminator((8, 8, 1), width=4),
+                  seed=0)
+        gan.compile()
+        assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        x = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 1)).astype("float32")
+        history = gan.fit(x, batch_size=16, epochs=2, verbose=0).history
+        assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+        assert gan.generator.layers[1].compute_dtype == "float16"  # the body runs in float16 ...
+        assert gan.generate(2).dtype == np.float32  # ... and the images come out float32
+        assert int(gan.g_optimizer.iterations) == 4
+        gan.save(tmp_path / "mixed.keras")
+        loaded = keras.models.load_model(tmp_path / "mixed.keras")
+        assert isinstance(loaded.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert int(loaded.g_optimizer.iterations) == 4
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -136,14 +136,22 @@ class GAN(keras.Model):
             if kwargs.get(argument) is not None:
                 raise ValueError(f"{argument}: a GAN takes g_optimizer and d_optimizer and its loss in its "
                                  f"constructor; got {argument}={kwargs[argument]!r}")
-        self.g_optimizer = _optimizer(g_optimizer, "g_optimizer")
-        self.d_optimizer = _optimizer(d_optimizer, "d_optimizer")
+        self.g_optimizer = self._loss_scaled(_optimizer(g_optimizer, "g_optimizer"))
+        self.d_optimizer = self._loss_scaled(_optimizer(d_optimizer, "d_optimizer"))
         kwargs.pop("optimizer", None)
         super().compile(optimizer=None, **kwargs)  # no third, unused optimizer
         # Build the optimizers now, so that saved optimizer state (a .keras file, a BackupAndRestore
         # checkpoint) loads into them instead of being skipped.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def _loss_scaled(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+        """Wrap in a LossScaleOptimizer under the mixed_float16 policy (float16 gradients underflow without
+        it), as keras.Model.compile does for its single optimizer; bfloat16 needs no loss scaling."""
+        policies = {net.dtype_policy.name for net in (self, self.generator, self.discriminator)}
+        if "mixed_float16" in policies and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
     def get_compile_config(self) -> dict:
         if not self.compiled:
@@ -236,7 +244,7 @@ class GAN(keras.Model):
                 if self.r1_weight:
                     r1 = losses.r1_penalty(self.discriminator, real)
                     total = total + 0.5 * self.r1_weight * r1
-                scaled = total / replicas
+                scaled = self.d_optimizer.scale_loss(total / replicas)
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
 
@@ -246,7 +254,7 @@ class GAN(keras.Model):
             fake_logits_g = self._discriminate(fake)
             real_logits_g = self._discriminate(real) if self.adversarial_loss.generator_uses_real else real_logits
             g_loss = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
-            scaled = g_loss / replicas
+            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
         if self.ema_generator is not None:

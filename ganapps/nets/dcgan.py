@@ -53,7 +53,8 @@ def dcgan_generator(latent_dim: int, image_shape: tuple[int, int, int], width: i
     for f in filters[1:]:
         x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=norm is None)(x)
         x = _block(x, norm)
-    images = layers.Conv2D(c, 3, padding="same", activation="tanh", name="to_image")(x)
+    # float32 output layers keep images and logits float32 under a mixed-precision policy.
+    images = layers.Conv2D(c, 3, padding="same", activation="tanh", name="to_image", dtype="float32")(x)
     return keras.Model(z, images, name=name)
 
 
@@ -92,5 +93,5 @@ def dcgan_discriminator(image_shape: tuple[int, int, int], width: int = 64, max_
         if dropout:
             x = layers.Dropout(dropout)(x)
     x = layers.Flatten()(x)
-    logits = layers.Dense(1, name="logit")(x)
+    logits = layers.Dense(1, name="logit", dtype="float32")(x)
     return keras.Model(images, logits, name=name)

@@ -24,7 +24,7 @@ def mlp_generator(latent_dim: int, output_dim: int, hidden: Sequence[int] = (128
     x = z
     for units in hidden:
         x = layers.Dense(units, activation=activation)(x)
-    x = layers.Dense(output_dim, activation=output_activation, name="output")(x)
+    x = layers.Dense(output_dim, activation=output_activation, name="output", dtype="float32")(x)
     return keras.Model(z, x, name=name)
 
 
@@ -37,5 +37,5 @@ def mlp_discriminator(input_dim: int, hidden: Sequence[int] = (128, 128), activa
     x = x_in
     for units in hidden:
         x = layers.Dense(units, activation=activation)(x)
-    logits = layers.Dense(1, name="logit")(x)
+    logits = layers.Dense(1, name="logit", dtype="float32")(x)
     return keras.Model(x_in, logits, name=name)
