@@ -399,7 +399,7 @@ def _load_photo_crops(split, size, with_labels, batch_size, shuffle, seed, chann
         patch = canvas_t[index, top: top + crop_h, left: left + crop_w, :]
         if flip:
             patch = tf.cond(u[3] < 0.5, lambda: tf.reverse(patch, axis=[1]), lambda: patch)
-        patch = tf.cast(patch, tf.float32) / 127.5 - 1.0
+        patch = tf.ensure_shape(tf.cast(patch, tf.float32) / 127.5 - 1.0, (crop_h, crop_w, canvas.shape[-1]))
         return (patch, index) if with_labels else patch
 
     # `shuffle=False` still draws random crops (that is what the dataset is); it only makes a given `seed`
@@ -420,6 +420,42 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_DOWNLOAD_HOST = "storage.googleapis.com"  # where tensorflow-datasets fetches prepared data and most sources
+
+
+def _network_available(host: str = _DOWNLOAD_HOST) -> bool:
+    """Whether the download host resolves: a fast offline check (milliseconds when there is no network)."""
+    import socket
+
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+def _tfds_prepared(name: str, data_dir: str | None) -> bool:
+    """Whether ``name`` is already prepared in ``data_dir`` (True for names tfds doesn't know: tfds.load then
+    raises its own error, which :func:`_load_tfds` turns into one naming ``name``)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir).is_prepared()
+    except Exception:  # noqa: BLE001 - unknown names, bad configs: left to tfds.load's error handling
+        return True
+
+
+def _unavailable(name: str, split: str, data_dir: str | None, reason: str) -> DatasetUnavailableError:
+    where = f"data_dir={data_dir!r}" if data_dir else "the default data_dir (~/tensorflow_datasets)"
+    return DatasetUnavailableError(
+        f"name: could not fetch the tensorflow-datasets dataset {name!r} (split {split!r}, {where}); "
+        f"reason: {reason}. This machine may be offline. To provide it: on a connected machine "
+        f"run `tfds build {name} --data_dir DIR` (or `tfds.load({name!r}, data_dir=DIR)`), copy DIR "
+        f"here and pass data_dir=DIR (`--data-dir DIR` on the command line); or use a folder of your own "
+        f"images (ganapps.data.image_folder(PATH, image_size), `--data PATH`); or an offline dataset: "
+        + ", ".join(repr(n) for n in OFFLINE_DATASETS) + ".")
+
+
 def _load_tfds(name, split, size, with_labels, batch_size, shuffle, seed, data_dir, channels, drop_remainder,
                **kwargs):
     import tensorflow as tf
@@ -431,6 +467,10 @@ def _load_tfds(name, split, size, with_labels, batch_size, shuffle, seed, data_d
     if data_dir is not None:
         data_dir = os.path.expanduser(os.fspath(data_dir))
     kwargs.setdefault("read_config", tfds.ReadConfig(shuffle_seed=seed))
+    if not _tfds_prepared(name, data_dir) and not _network_available():
+        # Fail now: tensorflow-datasets would spend minutes retrying downloads before giving up.
+        raise _unavailable(name, split, data_dir, "it is not prepared in that data_dir, and this machine cannot "
+                                                  "resolve the download host (no network)")
     try:
         ds = tfds.load(name, split=split, data_dir=data_dir, shuffle_files=shuffle, **kwargs)
     except tfds.core.DatasetNotFoundError:
@@ -448,16 +488,7 @@ def _load_tfds(name, split, size, with_labels, batch_size, shuffle, seed, data_d
     except Exception as exc:  # noqa: BLE001 - tfds raises many kinds when it cannot download/prepare
         if "unknown split" in str(exc).lower():
             raise _fail("split", f"a split of {name!r} ({_one_line(exc)})", repr(split)) from exc
-        where = f"data_dir={data_dir!r}" if data_dir else "the default data_dir (~/tensorflow_datasets)"
-        raise DatasetUnavailableError(
-            f"name: could not fetch the tensorflow-datasets dataset {name!r} (split {split!r}, {where}); "
-            f"reason: {_one_line(exc)}. This machine may be offline. To provide it: on a connected machine "
-            f"run `tfds build {name} --data_dir DIR` (or `tfds.load({name!r}, data_dir=DIR)`), copy DIR "
-            f"here and pass data_dir=DIR (`--data-dir DIR` on the command line); or use a folder of your own "
-            f"images (ganapps.data.image_folder(PATH, image_size), `--data PATH`); or an offline dataset: "
-            + ", ".join(repr(n) for n in OFFLINE_DATASETS)
-            + "."
-        ) from exc
+        raise _unavailable(name, split, data_dir, _one_line(exc)) from exc
 
     spec = ds.element_spec
     if not isinstance(spec, dict) or "image" not in spec:

@@ -101,6 +101,7 @@ def test_photo_splits_are_disjoint_and_documented():
 
 def test_photo_crops_shape_range_and_count():
     ds = data.load("photos", image_size=(32, 40), num_crops=70, batch_size=32, seed=0)
+    assert tuple(ds.element_spec.shape) == (None, 32, 40, 3)  # static: games build from it
     batches = _batches(ds)
     assert [len(b) for b in batches] == [32, 32, 6]
     crops = np.concatenate(batches)
@@ -142,8 +143,9 @@ def test_photo_crop_larger_than_a_photo_is_refused():
 
 
 @pytest.fixture
-def mock_tfds():
+def mock_tfds(monkeypatch):
     tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setattr(data, "_network_available", lambda *args: True)  # mock_data never downloads
     with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
         yield tfds
 
@@ -172,6 +174,7 @@ def test_tfds_offline_failure_says_how_to_provide_the_data(monkeypatch):
         raise ConnectionError("Failed to resolve 'storage.googleapis.com'\n(Name or service not known)")
 
     monkeypatch.setattr(tfds, "load", offline)
+    monkeypatch.setattr(data, "_network_available", lambda *args: True)  # the host resolves; the download fails
     with pytest.raises(data.DatasetUnavailableError) as info:
         data.load("mnist")
     message = str(info.value)
@@ -179,6 +182,31 @@ def test_tfds_offline_failure_says_how_to_provide_the_data(monkeypatch):
     assert "'mnist'" in message and "data_dir" in message and "tfds build mnist" in message
     assert "Failed to resolve" in message and "\n" not in message
     assert "image_folder" in message and "'digits'" in message
+
+
+def test_tfds_offline_fails_fast_without_trying_to_download(monkeypatch, tmp_path):
+    """Offline and not prepared in data_dir: an immediate error, not minutes of download retries."""
+    import time
+
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    def must_not_be_called(*args, **kwargs):
+        raise AssertionError("tfds.load was called although the data cannot be fetched")
+
+    monkeypatch.setattr(tfds, "load", must_not_be_called)
+    monkeypatch.setattr(data, "_network_available", lambda *args: False)
+    start = time.perf_counter()
+    with pytest.raises(data.DatasetUnavailableError, match=r"name: .*'mnist'.*not prepared.*no network.*data_dir"):
+        data.load("mnist", data_dir=tmp_path)
+    assert time.perf_counter() - start < 10
+
+
+def test_network_probe_answers_quickly():
+    import time
+
+    start = time.perf_counter()
+    assert data._network_available("no-such-host.invalid") is False  # .invalid never resolves (RFC 6761)
+    assert time.perf_counter() - start < 10
 
 
 def test_tfds_unknown_name_is_a_value_error_naming_name():
