@@ -10,6 +10,18 @@ from keras import layers
 from ganapps import _checks
 
 
+def _mlp(input_dim: int, input_name: str, hidden, activation: str, output_dim: int,
+         output_activation: str | None, output_name: str, name: str) -> keras.Model:
+    """Input -> Dense(hidden...) -> a float32 output layer (float32 even under a mixed-precision policy)."""
+    hidden = _checks.units(hidden, "hidden")
+    inputs = keras.Input((input_dim,), name=input_name)
+    x = inputs
+    for units in hidden:
+        x = layers.Dense(units, activation=activation)(x)
+    outputs = layers.Dense(output_dim, activation=output_activation, name=output_name, dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def mlp_generator(latent_dim: int, output_dim: int, hidden: Sequence[int] = (128, 128),
                   activation: str = "relu", output_activation: str | None = None,
                   name: str = "generator") -> keras.Model:
@@ -19,23 +31,11 @@ def mlp_generator(latent_dim: int, output_dim: int, hidden: Sequence[int] = (128
     """
     _checks.positive_int(latent_dim, "latent_dim")
     _checks.positive_int(output_dim, "output_dim")
-    hidden = _checks.units(hidden, "hidden")
-    z = keras.Input((latent_dim,), name="z")
-    x = z
-    for units in hidden:
-        x = layers.Dense(units, activation=activation)(x)
-    x = layers.Dense(output_dim, activation=output_activation, name="output", dtype="float32")(x)
-    return keras.Model(z, x, name=name)
+    return _mlp(latent_dim, "z", hidden, activation, output_dim, output_activation, "output", name)
 
 
 def mlp_discriminator(input_dim: int, hidden: Sequence[int] = (128, 128), activation: str = "leaky_relu",
                       name: str = "discriminator") -> keras.Model:
     """Build an MLP discriminator ``x -> logit`` for vectors of size ``input_dim``."""
     _checks.positive_int(input_dim, "input_dim")
-    hidden = _checks.units(hidden, "hidden")
-    x_in = keras.Input((input_dim,), name="x")
-    x = x_in
-    for units in hidden:
-        x = layers.Dense(units, activation=activation)(x)
-    logits = layers.Dense(1, name="logit", dtype="float32")(x)
-    return keras.Model(x_in, logits, name=name)
+    return _mlp(input_dim, "x", hidden, activation, 1, None, "logit", name)
