@@ -201,14 +201,12 @@ class GAN(keras.Model):
 
     def call(self, z, training: bool = False):
         """Generate from latents ``z`` (the EMA generator when there is one and not training)."""
-        if self.ema_generator is not None and not training:
-            return self.ema_generator(z, training=False)
-        return self.generator(z, training=training)
+        net = self.generator if training else self.inference_generator
+        return net(z, training=training)
 
-    def sample_latents(self, n, seed=None, truncation: float | None = None):
-        """Draw ``n`` latents from the prior (the game's own seed stream when ``seed`` is None)."""
-        return latent.sample(n, self.latent_dim, seed=self.seed_generator if seed is None else seed,
-                             truncation=truncation)
+    def sample_latents(self, n, seed=None):
+        """Draw ``n`` latents from the prior in-graph (the game's own seed stream when ``seed`` is None)."""
+        return latent.sample(n, self.latent_dim, seed=self.seed_generator if seed is None else seed)
 
     def _replica_latents(self, batch):
         """This replica's slice of one global latent batch (see the module docstring)."""
@@ -280,16 +278,18 @@ class GAN(keras.Model):
                  batch_size: int = 256) -> np.ndarray:
         """Generate ``n`` samples as a NumPy array (images in [-1, 1]).
 
+        Latents come from :func:`ganapps.runtime.sample_normal`, outside the training seed stream: the same
+        ``seed`` gives the same latents here and in ``ganapps.export.load(dir).sample(n, seed=...)``.
+
         Args:
             n: number of samples.
-            seed: an int for reproducible samples; None draws from the game's own seed stream.
+            seed: an int for reproducible samples; None for fresh ones.
             truncation: None, or the truncation threshold t in standard deviations (fidelity for variety).
             batch_size: samples generated per forward pass.
         """
-        n = _checks.positive_int(n, "n")
-        seed_arg = keras.random.SeedGenerator(seed) if seed is not None else None
-        z = self.sample_latents(n, seed=seed_arg, truncation=truncation)
-        net = self.ema_generator if self.ema_generator is not None else self.generator
+        z = latent.sample_normal(n, self.latent_dim, seed=seed, truncation=truncation)
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        net = self.inference_generator
         outs = [ops.convert_to_numpy(net(z[i:i + batch_size], training=False)) for i in range(0, n, batch_size)]
         return np.concatenate(outs, axis=0)
 
