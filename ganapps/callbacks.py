@@ -74,7 +74,10 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stop training on a NaN/Inf metric and restore the weights of the last finite epoch.
+    """Stop training on a NaN/Inf metric and restore the state of the last finite epoch.
+
+    The state is the model's weights and its optimizers' variables (a NaN gradient poisons the moments too),
+    so training can continue from the restored model, e.g. with a lower learning rate.
 
     After a stop, ``stopped_reason`` says which metric went bad at which epoch and batch.
 
@@ -86,12 +89,21 @@ class NaNGuard(keras.callbacks.Callback):
         super().__init__()
         self.verbose = verbose
         self.stopped_reason: str | None = None
-        self._good_weights: list[np.ndarray] | None = None
+        self._good_state: list[np.ndarray] | None = None
         self._epoch = 0
+
+    def _variables(self) -> list:
+        """The model's variables and those of every optimizer it holds (one, or a game's two)."""
+        found = list(self.model.variables)
+        for name in ("optimizer", "g_optimizer", "d_optimizer"):
+            optimizer = getattr(self.model, name, None)
+            if isinstance(optimizer, keras.optimizers.Optimizer):
+                found.extend(optimizer.variables)
+        return found
 
     def on_train_begin(self, logs=None):
         self.stopped_reason = None
-        self._good_weights = self.model.get_weights()
+        self._good_state = [keras.ops.convert_to_numpy(v) for v in self._variables()]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -101,7 +113,7 @@ class NaNGuard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._check(logs, f"the end of epoch {epoch + 1}"):
-            self._good_weights = self.model.get_weights()
+            self._good_state = [keras.ops.convert_to_numpy(v) for v in self._variables()]
 
     def _check(self, logs, where: str) -> bool:
         if self.stopped_reason is not None:
@@ -110,10 +122,12 @@ class NaNGuard(keras.callbacks.Callback):
         if not bad:
             return True
         self.stopped_reason = (f"NaNGuard: {', '.join(f'{k}={float(v)}' for k, v in bad.items())} at {where}; "
-                               f"training stopped and the weights of the last finite epoch restored")
+                               f"training stopped and the weights and optimizer state of the last finite "
+                               f"epoch restored")
         self.model.stop_training = True
-        if self._good_weights is not None:
-            self.model.set_weights(self._good_weights)
+        if self._good_state is not None:
+            for variable, value in zip(self._variables(), self._good_state):
+                variable.assign(value)
         if self.verbose:
             print("\n" + self.stopped_reason)
         return False

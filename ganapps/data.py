@@ -237,6 +237,9 @@ def load(
         _check_no_kwargs(name_str, kwargs)
         return _load_photo_crops(_check_split(split), size or (_DEFAULT_CROP, _DEFAULT_CROP), with_labels,
                                  batch_size, shuffle, seed, channels, drop_remainder, num_crops, bool(flip))
+    if _looks_like_path(name_str) and not _looks_like_folder(name_str):
+        raise FileNotFoundError(f"name: expected an existing folder of images (or a dataset name such as "
+                                f"'digits'); got {name_str!r}, which does not exist")
     if _looks_like_folder(name_str):
         _check_no_kwargs(name_str, kwargs)
         if size is None:
@@ -245,6 +248,12 @@ def load(
                             channels=channels, with_labels=with_labels, drop_remainder=drop_remainder)
     return _load_tfds(name_str, split, size, with_labels, batch_size, shuffle, seed, data_dir, channels,
                       drop_remainder, **kwargs)
+
+
+def _looks_like_path(name: str) -> bool:
+    """Absolute, relative-with-dot, home-relative or slash-terminated: a path, never a tfds name
+    (tfds names may hold a slash in the middle, as in 'cycle_gan/horse2zebra')."""
+    return name.startswith(("/", ".", "~")) or name.endswith(("/", os.sep))
 
 
 def _looks_like_folder(name: str) -> bool:

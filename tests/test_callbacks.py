@@ -65,6 +65,10 @@ def test_nan_guard_stops_and_restores_last_finite_weights(capsys):
     assert all(np.isfinite(w).all() for w in restored)
     for a, b in zip(restored, snapshots[1]):  # the weights at the end of epoch 2, the last finite one
         np.testing.assert_array_equal(a, b)
+    for optimizer in (gan.g_optimizer, gan.d_optimizer):  # the moments were restored too ...
+        assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in optimizer.variables)
+    again = gan.fit(vectors(64), batch_size=32, epochs=1, verbose=0).history  # ... so training can go on
+    assert np.isfinite(again["d_loss"]).all() and np.isfinite(again["g_loss"]).all()
 
 
 def test_nan_guard_stays_quiet_on_finite_training():

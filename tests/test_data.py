@@ -209,6 +209,12 @@ def test_network_probe_answers_quickly():
     assert time.perf_counter() - start < 10
 
 
+@pytest.mark.parametrize("name", ["/no/such/folder", "./missing_images", "~/no_such_pictures_dir", "pics/"])
+def test_a_missing_folder_is_reported_as_a_missing_path_not_a_network_problem(name):
+    with pytest.raises(FileNotFoundError, match=rf"^name: expected an existing folder.*got '{name}'"):
+        data.load(name, image_size=8)
+
+
 def test_tfds_unknown_name_is_a_value_error_naming_name():
     with pytest.raises(ValueError, match=r"^name: .*'digits'.*'photos'.*got 'no_such_dataset_xyz'"):
         data.load("no_such_dataset_xyz")

@@ -310,3 +310,50 @@ def test_mixed_float16_wraps_optimizers_in_loss_scaling_and_trains(tmp_path):
         assert int(loaded.g_optimizer.iterations) == 4
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def _zero_d_loss(real_logits, fake_logits):
+    return 0.0 * keras.ops.mean(real_logits) + 0.0 * keras.ops.mean(fake_logits)
+
+
+def _critic_g(real_logits, fake_logits):
+    return -keras.ops.mean(fake_logits)
+
+
+def test_saving_stores_the_loss_by_its_registry_name(tmp_path):
+    from ganapps import losses
+
+    gan = mlp_gan(loss=losses.get("least_squares"))
+    gan.compile()
+    gan.save(tmp_path / "a.keras")
+    assert keras.models.load_model(tmp_path / "a.keras").adversarial_loss.name == "least_squares"
+
+    custom = mlp_gan(loss=(_zero_d_loss, _critic_g))
+    custom.compile()
+    with pytest.raises(ValueError, match=r"loss: expected a loss registered in ganapps.losses.*'custom'"):
+        custom.save(tmp_path / "b.keras")
+    assert not (tmp_path / "b.keras").exists()
+    losses.register("zero_critic_for_tests", _zero_d_loss, _critic_g, overwrite=True)
+    named = mlp_gan(loss="zero_critic_for_tests")
+    named.compile()
+    named.save(tmp_path / "c.keras")
+    assert keras.models.load_model(tmp_path / "c.keras").adversarial_loss.name == "zero_critic_for_tests"
+
+
+@pytest.mark.parametrize("penalty", ["r1", "gradient_penalty"])
+def test_penalties_enter_the_discriminator_update_with_their_weights(penalty):
+    """With a zero adversarial loss, one SGD step moves a linear D = w.x + b by the penalty's gradient alone:
+    R1 (gamma/2) ||w||^2 gives w(1 - lr gamma); WGAN-GP lambda (||w|| - 1)^2 gives
+    w - lr lambda 2 (||w|| - 1) w / ||w||."""
+    lr, weight = 0.1, 3.0
+    x = keras.Input((4,))
+    discriminator = keras.Model(x, keras.layers.Dense(1)(x))
+    gan = GAN(nets.mlp_generator(3, 4, hidden=(8,)), discriminator, loss=(_zero_d_loss, _critic_g),
+              **{penalty: weight}, seed=0)
+    gan.compile(g_optimizer=keras.optimizers.SGD(lr), d_optimizer=keras.optimizers.SGD(lr))
+    w = keras.ops.convert_to_numpy(discriminator.layers[-1].kernel)[:, 0].astype("float64")
+    gan.fit(vectors(16), batch_size=16, epochs=1, verbose=0)
+    got = keras.ops.convert_to_numpy(discriminator.layers[-1].kernel)[:, 0]
+    norm = np.linalg.norm(w)
+    want = w * (1 - lr * weight) if penalty == "r1" else w - lr * weight * 2 * (norm - 1) * w / norm
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

@@ -14,6 +14,7 @@ devices sees the same latents as a run on one device with the same seed.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
@@ -72,7 +73,6 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.latent_dim = self._check_latent_dim(latent_dim, generator)
         self.adversarial_loss = losses.get(loss)
-        self._loss_arg = loss
         self.d_steps = _checks.positive_int(d_steps, "d_steps")
         self.gradient_penalty_weight = _checks.non_negative(gradient_penalty, "gradient_penalty")
         self.r1_weight = _checks.non_negative(r1, "r1")
@@ -305,8 +305,7 @@ class GAN(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim,
-            "loss": self._loss_arg if isinstance(self._loss_arg, str)
-            else keras.saving.serialize_keras_object(self._loss_arg),
+            "loss": self._loss_name(),
             "d_steps": self.d_steps,
             "gradient_penalty": self.gradient_penalty_weight,
             "r1": self.r1_weight,
@@ -316,14 +315,38 @@ class GAN(keras.Model):
         })
         return config
 
+    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
+        """``keras.Model.save`` through a temporary file renamed into place: a failure (an unsaveable
+        custom loss, a full disk) never leaves half a ``.keras`` file behind."""
+        path = os.fspath(filepath)
+        if not path.endswith(".keras"):
+            return super().save(filepath, overwrite=overwrite, **kwargs)  # Keras explains what it accepts
+        if os.path.exists(path) and not overwrite:
+            raise FileExistsError(f"filepath: expected a new file or overwrite=True; got {path!r}, which exists")
+        directory, name = os.path.split(os.path.abspath(path))
+        tmp = os.path.join(directory, f".{name[:-len('.keras')]}.tmp{os.getpid()}.keras")
+        try:
+            super().save(tmp, **kwargs)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def _loss_name(self) -> str:
+        """The registry name of the loss, which is what a saved game stores."""
+        loss = self.adversarial_loss
+        if losses.LOSSES.get(loss.name) != loss:
+            raise ValueError(f"loss: expected a loss registered in ganapps.losses to save this game; got the "
+                             f"unregistered pair {loss.name!r}. Register it with ganapps.losses.register(name, "
+                             f"discriminator_loss, generator_loss) and pass loss=name")
+        return loss.name
+
     @classmethod
     def from_config(cls, config: dict) -> GAN:
         config = dict(config)
         for key in ("generator", "discriminator", "augment"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
-        if not isinstance(config.get("loss"), str):
-            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
         return cls(**config)
 
 
