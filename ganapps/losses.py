@@ -37,7 +37,7 @@ _GP_NORM_EPSILON = 1e-12
 
 __all__ = [
     "AdversarialLoss", "LOSSES", "get", "register", "names",
-    "gradient_penalty", "r1_penalty", "reconstruction_loss",
+    "gradient_penalty", "r1_penalty", "r1", "reconstruction_loss",
 ]
 
 
@@ -238,7 +238,8 @@ def _per_sample_input_gradient(discriminator: Callable[..., Tensor], x: tf.Tenso
 
 
 def gradient_penalty(discriminator: Callable[..., Tensor], real: Tensor, fake: Tensor,
-                     seed: Union[keras.random.SeedGenerator, int, None] = None) -> tf.Tensor:
+                     seed: Union[keras.random.SeedGenerator, int, None] = None,
+                     eps: Tensor | None = None) -> tf.Tensor:
     """WGAN-GP penalty: ``E[(||grad_x D(x_hat)||_2 - 1)^2]`` on random interpolates of real and fake.
 
     ``x_hat = eps * real + (1 - eps) * fake`` with one ``eps ~ Uniform[0, 1]`` per sample. The discriminator
@@ -254,6 +255,8 @@ def gradient_penalty(discriminator: Callable[..., Tensor], real: Tensor, fake: T
         seed: a ``keras.random.SeedGenerator`` (use one inside a ``train_step``: it advances on every call),
             an int (the same ``eps`` on every call: for reproducible one-off evaluations), or None (Keras's
             global seed generator).
+        eps: the interpolation weights, shape ``[B]`` in [0, 1], instead of drawing them (a game under a
+            distribution strategy passes each replica its own slice of one global draw).
 
     Returns:
         A float32 scalar.
@@ -263,7 +266,10 @@ def gradient_penalty(discriminator: Callable[..., Tensor], real: Tensor, fake: T
     if real.shape.is_fully_defined() and fake.shape.is_fully_defined() and real.shape != fake.shape:
         raise ValueError(f"fake: expected the shape of real, {tuple(real.shape)}; got {tuple(fake.shape)}")
     eps_shape = [tf.shape(real)[0]] + [1] * (real.shape.rank - 1)
-    eps = keras.random.uniform(eps_shape, minval=0.0, maxval=1.0, dtype=real.dtype, seed=seed)
+    if eps is None:
+        eps = keras.random.uniform(eps_shape, minval=0.0, maxval=1.0, dtype=real.dtype, seed=seed)
+    else:
+        eps = tf.reshape(tf.cast(eps, real.dtype), eps_shape)
     x_hat = eps * real + (1.0 - eps) * fake
     grad = _per_sample_input_gradient(discriminator, x_hat)
     norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=1) + _GP_NORM_EPSILON)
@@ -283,6 +289,10 @@ def r1_penalty(discriminator: Callable[..., Tensor], real: Tensor) -> tf.Tensor:
     """
     grad = _per_sample_input_gradient(discriminator, _as_float(real, "real"))
     return tf.reduce_mean(tf.reduce_sum(tf.square(grad), axis=1))
+
+
+r1 = r1_penalty
+"""Alias of :func:`r1_penalty` (the name the R1 regulariser goes by)."""
 
 
 _RECONSTRUCTION_KINDS = ("l1", "l2")

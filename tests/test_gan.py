@@ -178,13 +178,14 @@ init_d = nets.mlp_discriminator(4, hidden=(16,)).get_weights()
 def run(strategy):
     with strategy.scope():
         gan = GAN(nets.mlp_generator(3, 4, hidden=(16,)), nets.mlp_discriminator(4, hidden=(16,)), seed=5,
-                  loss="hinge", ema=0.9)
+                  loss="hinge", ema=0.9, gradient_penalty=1.0)
         gan.generator.set_weights(init_g); gan.discriminator.set_weights(init_d)
         gan.ema_generator.set_weights(init_g)
         gan.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
     ds = tf.data.Dataset.from_tensor_slices(x).batch(32)
     h = gan.fit(ds, epochs=2, verbose=0).history
-    return h, [w.tolist() for w in gan.generator.get_weights() + gan.discriminator.get_weights()]
+    nets_ = (gan.generator, gan.discriminator, gan.ema_generator)
+    return h, [w.tolist() for net in nets_ for w in net.get_weights()]
 
 one = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
 two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
@@ -193,12 +194,13 @@ print(json.dumps({"one": one, "two": two}))
 
 
 def test_mirrored_strategy_matches_one_device():
-    """Two logical CPUs under MirroredStrategy give the losses and weights of one device on the same batch."""
+    """Two logical CPUs under MirroredStrategy give the losses, metrics and weights (EMA included) of one
+    device on the same global batch: each replica takes its own slice of the latents and of the GP weights."""
     proc = run_python(MIRRORED)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     (h1, w1), (h2, w2) = out["one"], out["two"]
-    for key in ("d_loss", "g_loss"):
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "gp"):
         np.testing.assert_allclose(h1[key], h2[key], rtol=1e-4, atol=1e-5)
     for a, b in zip(w1, w2):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-4, atol=1e-5)

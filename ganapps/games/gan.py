@@ -208,13 +208,14 @@ class GAN(keras.Model):
         """Draw ``n`` latents from the prior in-graph (the game's own seed stream when ``seed`` is None)."""
         return latent.sample(n, self.latent_dim, seed=self.seed_generator if seed is None else seed)
 
-    def _replica_latents(self, batch):
-        """This replica's slice of one global latent batch (see the module docstring)."""
+    def _replica_draw(self, draw, batch):
+        """This replica's slice of one global draw ``draw(batch * replicas)`` (see the module docstring): the
+        seed state is mirrored, so replicas drawing on their own would all draw the same numbers."""
         replicas, replica_id = _replica()
         if replicas == 1:
-            return self.sample_latents(batch)
-        z = self.sample_latents(batch * replicas)
-        return ops.reshape(z, (replicas, batch, self.latent_dim))[replica_id]
+            return draw(batch)
+        values = draw(batch * replicas)
+        return values[replica_id * batch:(replica_id + 1) * batch]
 
     def _discriminate(self, x, training: bool = True):
         if self.augment is not None:
@@ -229,7 +230,7 @@ class GAN(keras.Model):
         g_vars = self.generator.trainable_variables
 
         for _ in range(self.d_steps):
-            z = self._replica_latents(batch)
+            z = self._replica_draw(self.sample_latents, batch)
             with tf.GradientTape() as tape:
                 fake = self.generator(z, training=True)
                 real_logits = self._discriminate(real)
@@ -237,7 +238,8 @@ class GAN(keras.Model):
                 d_loss = self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
                 total = d_loss
                 if self.gradient_penalty_weight:
-                    gp = losses.gradient_penalty(self.discriminator, real, fake, seed=self.seed_generator)
+                    eps = self._replica_draw(lambda n: keras.random.uniform((n,), seed=self.seed_generator), batch)
+                    gp = losses.gradient_penalty(self.discriminator, real, fake, eps=eps)
                     total = total + self.gradient_penalty_weight * gp
                 if self.r1_weight:
                     r1 = losses.r1_penalty(self.discriminator, real)
@@ -246,7 +248,7 @@ class GAN(keras.Model):
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
 
-        z = self._replica_latents(batch)
+        z = self._replica_draw(self.sample_latents, batch)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             fake_logits_g = self._discriminate(fake)
