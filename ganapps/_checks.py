@@ -33,6 +33,7 @@ def image_shape(value, argument: str = "image_shape", power_of_two: bool = True)
 
 
 def units(value, argument: str) -> tuple[int, ...]:
-    if not isinstance(value, Sequence) or not all(isinstance(v, int) and v > 0 for v in value):
+    if not isinstance(value, Sequence) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
         raise ValueError(f"{argument}: expected a sequence of positive layer widths; got {value!r}")
     return tuple(value)

@@ -35,6 +35,13 @@ def _number(kind: type, minimum: float, what: str):
 
 
 _positive_int = _number(int, 1, "a positive integer")
+
+
+def _image_size(text: str) -> int:
+    value = _positive_int(text)
+    if value < 4 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of two of at least 4 (4, 8, 16, 32, ...); got {text!r}")
+    return value
 _non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
@@ -44,7 +51,7 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr
                    help="'digits' or 'photos' (offline), a tensorflow-datasets name such as 'mnist', or an "
                         "image folder (default: %(default)s)")
     p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir holding a prepared copy")
-    p.add_argument("--image-size", type=_positive_int, default=16,
+    p.add_argument("--image-size", type=_image_size, default=16,
                    help="square image size, a power of two (default: %(default)s)")
     p.add_argument("--loss", default="non_saturating",
                    help="adversarial loss: minimax, non_saturating, wasserstein, hinge, least_squares, "
@@ -134,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"ganapps {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        from ganapps.export import ExportError  # an export that failed its parity check or its conversion
+
+        if not isinstance(err, ExportError):
+            raise
+        print(f"ganapps {args.command}: failed: {err}", file=sys.stderr)
+        return 1
 
 
 def _training_kwargs(args) -> dict:

@@ -164,10 +164,11 @@ def _input_specs(generator) -> list[dict[str, Any]]:
 
 
 def _parity_inputs(specs, seed: int) -> list[list[np.ndarray]]:
-    """Two batches of random inputs; for dynamic spatial dims, two different sizes."""
+    """Two batches of random inputs; for dynamic spatial dims two sizes, 32 and 64: multiples of 32, so that
+    nets that downsample up to five times (U-Nets) take them."""
     rng = np.random.default_rng(seed)
     batches = []
-    for batch, fill in ((3, 16), (2, 24)):
+    for batch, fill in ((3, 32), (2, 64)):
         arrays = []
         for spec in specs:
             shape = [batch] + [fill if s is None else s for s in spec["shape"][1:]]

@@ -58,6 +58,7 @@ def test_version():
 @pytest.mark.parametrize("args, mentions", [
     (["train", "gan", "--epochs", "0"], ["--epochs", "positive integer", "'0'"]),
     (["train", "gan", "--epochs", "abc"], ["--epochs", "'abc'"]),
+    (["train", "gan", "--image-size", "12"], ["--image-size", "power of two", "'12'"]),
     (["train", "gan", "--lr", "-1"], ["--lr", "non-negative", "'-1'"]),
     (["train", "gan", "--jit-compile", "maybe"], ["--jit-compile", "'maybe'"]),
     (["train", "vae"], ["FAMILY", "'vae'"]),
@@ -162,6 +163,17 @@ def test_export_command_writes_a_checked_export(trained, tmp_path, capsys):
     # The game saved by `train` exports to the same generator that `train` exported.
     np.testing.assert_allclose(runtime.load(other).sample(6, seed=2), runtime.load(out).sample(6, seed=2),
                                atol=1e-5)
+
+
+def test_export_command_reports_a_failed_parity_check(trained, tmp_path, capsys, monkeypatch):
+    from ganapps import export
+
+    out, _ = trained
+    monkeypatch.setattr(export, "_check_onnx", lambda *args: 1.0)
+    assert cli.main(["export", str(out / "model.keras"), "--out", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err
+    assert "ganapps export: failed: onnx export differs from Keras by 1" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_export_command_on_a_missing_file(tmp_path):

@@ -8,8 +8,10 @@ layer, if given, is applied to real and generated images alike before the discri
 
 Under a ``tf.distribute`` strategy each replica's loss is divided by the number of replicas (the optimizers
 sum gradients across replicas, so the update is the gradient of the global-batch mean), and each replica
-draws its own slice of one global latent batch, so replicas never share latent samples and a run on R
-devices sees the same latents as a run on one device with the same seed.
+takes its own slice of one global draw of latents and gradient-penalty weights, so replicas never share
+samples and a run on R devices matches a run on one device with the same seed. Two things stay
+per-replica: the batch means inside ``relativistic_average`` and the randomness of an ``augment`` layer
+(Keras layers draw from their own seed state, which replicas share).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ class GAN(keras.Model):
         loss: a name registered in :mod:`ganapps.losses` (``"non_saturating"``, ``"minimax"``, ``"hinge"``,
             ``"wasserstein"``, ``"least_squares"``, ``"relativistic_average"``) or a
             ``(discriminator_loss, generator_loss)`` pair of callables of (real_logits, fake_logits).
-        d_steps: discriminator updates per generator update (k of Algorithm 1).
+        d_steps: discriminator updates per generator update (k of Algorithm 1). Each of the k updates draws
+            fresh latents but sees the same real batch (``fit`` hands a train step one batch); for a fresh real
+            minibatch per update as in the paper, batch the data k times larger and split it yourself.
         gradient_penalty: weight of the WGAN-GP penalty (0 disables it; 10 is the paper's value).
         r1: gamma of the R1 penalty on real data, added as gamma/2 * E||grad D(x)||^2 (0 disables it).
         ema: decay of the exponential moving average of the generator's weights (e.g. 0.999), or None. When
@@ -117,7 +121,7 @@ class GAN(keras.Model):
         inferred = g_in[-1]
         if latent_dim is None:
             if inferred is None:
-                raise ValueError("latent_dim: the generator's input size is unknown; pass latent_dim")
+                raise ValueError("latent_dim: expected an int, since the generator's input size is unknown; got None")
             return int(inferred)
         latent_dim = _checks.positive_int(latent_dim, "latent_dim")
         if inferred is not None and inferred != latent_dim:
@@ -134,8 +138,8 @@ class GAN(keras.Model):
         """
         for argument in ("optimizer", "loss", "metrics"):
             if kwargs.get(argument) is not None:
-                raise ValueError(f"{argument}: a GAN takes g_optimizer and d_optimizer and its loss in its "
-                                 f"constructor; got {argument}={kwargs[argument]!r}")
+                raise ValueError(f"{argument}: expected None (a GAN takes g_optimizer and d_optimizer here and its "
+                                 f"loss in its constructor); got {argument}={kwargs[argument]!r}")
         self.g_optimizer = self._loss_scaled(_optimizer(g_optimizer, "g_optimizer"))
         self.d_optimizer = self._loss_scaled(_optimizer(d_optimizer, "d_optimizer"))
         kwargs.pop("optimizer", None)
@@ -175,7 +179,8 @@ class GAN(keras.Model):
         ``x`` is a ``tf.data.Dataset`` of samples (or of (samples, labels), the labels ignored) or an array.
         """
         if not getattr(self, "compiled", False) or not hasattr(self, "g_optimizer"):
-            raise ValueError("compile: call gan.compile(g_optimizer=..., d_optimizer=...) before fit")
+            raise ValueError("x: expected a compiled game to fit; got an uncompiled one: call "
+                             "gan.compile(g_optimizer=..., d_optimizer=...) first")
         expected = tuple(self.discriminator.input_shape[1:])
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras warns otherwise
@@ -184,7 +189,7 @@ class GAN(keras.Model):
             else:
                 first = next(iter(x.take(1)), None)
                 if first is None:
-                    raise ValueError("x: expected a dataset with at least one batch; the dataset is empty")
+                    raise ValueError("x: expected a dataset with at least one batch; got an empty dataset")
                 _validate_vectors(first[0] if isinstance(first, (tuple, list)) else first, expected)
         elif x is not None and not hasattr(x, "__next__") and not isinstance(x, keras.utils.PyDataset):
             if len(expected) == 3:
