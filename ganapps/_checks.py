@@ -7,6 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def fail(argument: str, expected: str, given: str) -> ValueError:
+    """The library's error: ``"<argument>: expected <what>; got <what was given>"``."""
+    return ValueError(f"{argument}: expected {expected}; got {given}")
+
+
 def positive_int(value, argument: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{argument}: expected a positive integer; got {value!r}")

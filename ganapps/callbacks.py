@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ganapps import _checks
 from ganapps.images import save_grid
 from ganapps.runtime import sample_normal
 
@@ -38,10 +39,8 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(self, directory: str | os.PathLike, n: int = 64, every: int = 1, seed: int = 0,
                  truncation: float | None = None, nrow: int | None = None, verbose: bool = False):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every: expected a positive integer; got {every!r}")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n: expected a positive integer; got {n!r}")
+        _checks.positive_int(every, "every")
+        _checks.positive_int(n, "n")
         self.directory = Path(directory)
         self.n, self.every, self.seed, self.truncation, self.nrow = n, every, seed, truncation, nrow
         self.verbose = verbose
@@ -52,7 +51,8 @@ class SampleGrid(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         latent_dim = getattr(self.model, "latent_dim", None)
         if latent_dim is None:
-            raise ValueError("SampleGrid: the model has no latent_dim; it must be a ganapps game")
+            raise ValueError(f"model: expected a ganapps game with a latent_dim for SampleGrid; got "
+                             f"{type(self.model).__name__}")
         self._z = sample_normal(self.n, latent_dim, seed=self.seed, truncation=self.truncation)
 
     def on_epoch_end(self, epoch, logs=None):

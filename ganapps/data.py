@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ganapps import _checks
 from ganapps.images import from_uint8, to_uint8
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, so that to_uint8/from_uint8 work without it
@@ -95,8 +96,7 @@ class DatasetUnavailableError(FileNotFoundError):
 # Argument checks shared by the loaders.
 
 
-def _fail(argument: str, expected: str, given: str) -> ValueError:
-    return ValueError(f"{argument}: expected {expected}; got {given}")
+_fail = _checks.fail
 
 
 def _is_int(value: Any) -> bool:

@@ -166,8 +166,8 @@ def register(name: str, discriminator_loss: LossFn, generator_loss: LossFn, *,
     if not isinstance(name, str) or not name:
         raise ValueError(f"name: expected a non-empty string; got {name!r}")
     if name in LOSSES and not overwrite:
-        raise ValueError(f"name: a loss named {name!r} is already registered; "
-                         f"pass overwrite=True to replace it")
+        raise ValueError(f"name: expected a name not yet registered (or overwrite=True to replace it); got "
+                         f"{name!r}, which is taken")
     loss = AdversarialLoss(name, discriminator_loss, generator_loss, generator_uses_real)
     LOSSES[name] = loss
     return loss
@@ -232,8 +232,8 @@ def _per_sample_input_gradient(discriminator: Callable[..., Tensor], x: tf.Tenso
         scores = tf.reduce_sum(tf.reshape(out, [tf.shape(out)[0], -1]), axis=1)
     grad = tape.gradient(scores, x)
     if grad is None:
-        raise ValueError("discriminator: its output does not depend on its input, so there is no gradient "
-                         "to penalise")
+        raise ValueError("discriminator: expected an output that depends on its input (a gradient to "
+                         "penalise); got one that does not")
     return tf.cast(tf.reshape(grad, [tf.shape(grad)[0], -1]), "float32")
 
 

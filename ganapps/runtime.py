@@ -38,12 +38,13 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
                                 f"got {str(directory)!r}, which does not exist")
     path = directory / METADATA
     if not path.is_file():
-        raise FileNotFoundError(f"directory: expected {METADATA} in {str(directory)!r} (written by "
-                                f"ganapps.export.export_generator); it is missing")
+        raise FileNotFoundError(f"directory: expected a folder holding {METADATA} (written by "
+                                f"ganapps.export.export_generator); got {str(directory)!r}, which has none")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"directory: {str(path)!r} is not valid JSON ({err})") from err
+        raise ValueError(f"directory: expected a valid {METADATA}; got {str(path)!r}, which is not JSON "
+                         f"({err})") from err
 
 
 class GeneratorRunner:
@@ -60,13 +61,15 @@ class GeneratorRunner:
         self.metadata = read_metadata(self.directory)
         path = self.directory / ONNX_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"directory: expected {ONNX_FILE} in {str(self.directory)!r}; it is missing")
+            raise FileNotFoundError(f"directory: expected a folder holding {ONNX_FILE}; got "
+                                    f"{str(self.directory)!r}, which has none")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
         except Exception as err:  # onnxruntime raises its own exception types
-            raise ValueError(f"directory: {str(path)!r} is not a loadable ONNX model (truncated or corrupt?): "
+            raise ValueError(f"directory: expected a loadable {ONNX_FILE}; got {str(path)!r}, which is not one "
+                             f"(truncated or corrupt?): "
                              f"{str(err).splitlines()[0]}") from err
         self.inputs = self.session.get_inputs()
         self.output_name = self.session.get_outputs()[0].name

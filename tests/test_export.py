@@ -339,7 +339,7 @@ def test_error_load_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"directory: .*'.*nowhere'.*does not exist"):
         export.load(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"directory: expected metadata\.json in '.*empty'"):
+    with pytest.raises(FileNotFoundError, match=r"directory: expected a folder holding metadata\.json.*got '.*empty', which has none"):
         runtime.load(tmp_path / "empty")
 
 
@@ -348,7 +348,7 @@ def test_error_load_truncated_onnx(dcgan_export, tmp_path):
     shutil.copytree(dcgan_export[1], broken)
     data = (broken / "model.onnx").read_bytes()
     (broken / "model.onnx").write_bytes(data[:len(data) // 2])
-    with pytest.raises(ValueError, match=r"directory: '.*broken.model\.onnx' .*truncated or corrupt"):
+    with pytest.raises(ValueError, match=r"directory: expected a loadable model.onnx; got '.*broken.model\.onnx'.*truncated or corrupt"):
         runtime.load(broken)
 
 
