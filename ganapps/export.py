@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ganapps.runtime import METADATA, ONNX_FILE, GeneratorRunner, load  # noqa: F401  (re-exported)
+from ganapps.runtime import METADATA, ONNX_FILE, GeneratorRunner, load, session  # noqa: F401  (re-exported)
 
 SAVED_MODEL_DIR = "saved_model"
 FORMATS = ("onnx", "saved_model")
@@ -207,11 +207,8 @@ def _check_saved_model(path: Path, specs, parity_inputs, expected) -> float:
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-    errors = []
-    for arrays, want in zip(parity_inputs, expected):
-        got = serve(**{s["name"]: tf.constant(a) for s, a in zip(specs, arrays)})[OUTPUT_NAME].numpy()
-        errors.append(_max_abs(got, want))
-    return max(errors)
+    return _parity_error(lambda feed: serve(**{k: tf.constant(v) for k, v in feed.items()})[OUTPUT_NAME].numpy(),
+                         specs, parity_inputs, expected)
 
 
 def _write_onnx(generator, specs, path: Path) -> None:
@@ -225,20 +222,14 @@ def _write_onnx(generator, specs, path: Path) -> None:
 
 
 def _check_onnx(path: Path, specs, parity_inputs, expected) -> float:
-    runner_session = _ort_session(path)
-    errors = []
-    for arrays, want in zip(parity_inputs, expected):
-        got = runner_session.run(None, {s["name"]: a for s, a in zip(specs, arrays)})[0]
-        errors.append(_max_abs(got, want))
-    return max(errors)
+    onnx_session = session(path, ["CPUExecutionProvider"])
+    return _parity_error(lambda feed: onnx_session.run(None, feed)[0], specs, parity_inputs, expected)
 
 
-def _ort_session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def _parity_error(run, specs, parity_inputs, expected) -> float:
+    """The largest max abs difference between ``run({input name: array})`` and Keras over the parity batches."""
+    return max(_max_abs(run({s["name"]: a for s, a in zip(specs, arrays)}), want)
+               for arrays, want in zip(parity_inputs, expected))
 
 
 def _max_abs(got: np.ndarray, want: np.ndarray) -> float:

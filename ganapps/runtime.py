@@ -47,6 +47,15 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
                          f"({err})") from err
 
 
+def session(path: str | os.PathLike, providers: list[str]):
+    """An onnxruntime ``InferenceSession`` on ``path`` that logs only errors."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=providers)
+
+
 class GeneratorRunner:
     """A generator exported to ONNX, run by ONNX Runtime.
 
@@ -63,10 +72,8 @@ class GeneratorRunner:
         if not path.is_file():
             raise FileNotFoundError(f"directory: expected a folder holding {ONNX_FILE}; got "
                                     f"{str(self.directory)!r}, which has none")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
+            self.session = session(path, providers or default_providers())
         except Exception as err:  # onnxruntime raises its own exception types
             raise ValueError(f"directory: expected a loadable {ONNX_FILE}; got {str(path)!r}, which is not one "
                              f"(truncated or corrupt?): "
