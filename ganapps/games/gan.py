@@ -222,6 +222,12 @@ class GAN(keras.Model):
         values = draw(batch * replicas)
         return values[replica_id * batch:(replica_id + 1) * batch]
 
+    def _fake_batch(self, batch):
+        """One batch of generated samples for a training step (a hook: games that draw their latents
+        differently, such as with style mixing, override it)."""
+        z = self._replica_draw(self.sample_latents, batch)
+        return self.generator(z, training=True)
+
     def _discriminate(self, x, training: bool = True):
         if self.augment is not None:
             x = self.augment(x, training=training)
@@ -235,9 +241,8 @@ class GAN(keras.Model):
         g_vars = self.generator.trainable_variables
 
         for _ in range(self.d_steps):
-            z = self._replica_draw(self.sample_latents, batch)
             with tf.GradientTape() as tape:
-                fake = self.generator(z, training=True)
+                fake = self._fake_batch(batch)
                 real_logits = self._discriminate(real)
                 fake_logits = self._discriminate(fake)
                 d_loss = self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
@@ -253,9 +258,8 @@ class GAN(keras.Model):
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
 
-        z = self._replica_draw(self.sample_latents, batch)
         with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
+            fake = self._fake_batch(batch)
             fake_logits_g = self._discriminate(fake)
             real_logits_g = self._discriminate(real) if self.adversarial_loss.generator_uses_real else real_logits
             g_loss = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
