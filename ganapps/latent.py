@@ -1,17 +1,31 @@
-"""Latent-space tools.
+"""Latent space tools: sampling, interpolation, and generator inversion.
 
-The generators' prior is the standard normal N(0, I). :func:`sample` draws it inside a traced train step from a
-``keras.random.SeedGenerator``; :func:`ganapps.runtime.sample_normal` draws it in NumPy (optionally truncated,
-exactly) for sampling outside training, so a seed gives the same latents to a Keras game and to its ONNX export.
+:func:`sample` draws latents in-graph for training (Keras random ops, XLA-friendly);
+:func:`ganapps.runtime.sample_normal` draws them in NumPy (optionally truncated, exactly) for sampling outside
+training, so a seed gives the same latents to a Keras game and to its ONNX export.
+
+:func:`lerp`, :func:`slerp` and :func:`interpolate` walk between latents; :func:`interpolation_grid` renders
+such walks. Spherical interpolation keeps the path at the norm typical of Gaussian latents, where linear
+interpolation cuts through the low-norm middle that the generator rarely saw in training.
+
+:func:`invert` recovers z* = argmin_z ||G(z) - x||^2 by gradient descent from several random starts. The
+reconstruction error it reports answers "could this generator have made this image?": small for the
+generator's own images, larger for images off its manifold (the idea behind AnoGAN-style outlier scores).
 """
 
 from __future__ import annotations
 
-import keras
+from dataclasses import dataclass
 
+import keras
+import numpy as np
+
+from ganapps import _checks
 from ganapps.runtime import sample_normal
 
-__all__ = ["sample", "sample_normal"]
+__all__ = ["sample", "sample_normal", "lerp", "slerp", "interpolate", "interpolation_grid", "invert", "Inversion"]
+
+_METHODS = ("lerp", "slerp")
 
 
 def sample(n, latent_dim: int, seed=None):
@@ -23,3 +37,205 @@ def sample(n, latent_dim: int, seed=None):
         seed: a ``keras.random.SeedGenerator``, an int, or None (fresh randomness).
     """
     return keras.random.normal((n, latent_dim), seed=seed)
+
+
+# -- interpolation ---------------------------------------------------------------------------------------------
+def lerp(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
+    """Linear interpolation ``(1 - t) a + t b``; ``t`` a scalar or an array broadcasting against the rows."""
+    a, b = _pair(a, b)
+    t = np.asarray(t, dtype=np.float64)
+    return ((1.0 - t) * a + t * b).astype(np.float32)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
+    """Spherical interpolation along the great circle from ``a`` to ``b`` (Shoemake 1985; White 2016 for GANs).
+
+    The angle comes from the directions; the norm is interpolated linearly, so for Gaussian latents the path
+    stays near the typical norm sqrt(d). Nearly parallel pairs fall back to :func:`lerp`.
+    """
+    a, b = _pair(a, b)
+    t = np.asarray(t, dtype=np.float64)
+    na = np.linalg.norm(a, axis=-1, keepdims=True)
+    nb = np.linalg.norm(b, axis=-1, keepdims=True)
+    ua = a / np.maximum(na, 1e-12)
+    ub = b / np.maximum(nb, 1e-12)
+    cos = np.clip(np.sum(ua * ub, axis=-1, keepdims=True), -1.0, 1.0)
+    omega = np.arccos(cos)
+    sin = np.sin(omega)
+    safe = sin > 1e-6
+    sin_safe = np.where(safe, sin, 1.0)
+    direction = np.where(safe, (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / sin_safe,
+                         (1.0 - t) * ua + t * ub)
+    norm = (1.0 - t) * na + t * nb
+    return np.where(safe, direction * norm, (1.0 - t) * a + t * b).astype(np.float32)
+
+
+def interpolate(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
+    """``steps`` latents from ``a`` to ``b`` inclusive, shape (steps, d) for vectors or (steps, n, d) for batches."""
+    steps = _checks.positive_int(steps, "steps")
+    if steps < 2:
+        raise _checks.fail("steps", "at least 2 (both end points)", repr(steps))
+    fn = _method(method)
+    return np.stack([fn(a, b, t) for t in np.linspace(0.0, 1.0, steps)])
+
+
+def interpolation_grid(model, rows: int = 4, steps: int = 8, seed: int | None = 0, method: str = "slerp",
+                       truncation: float | None = None) -> np.ndarray:
+    """Generate ``rows`` interpolations of ``steps`` images each between random latent pairs.
+
+    Args:
+        model: a game (its inference generator is used) or a one-input generator ``keras.Model``.
+        rows: number of latent pairs.
+        steps: images per row, end points included.
+        seed: seed of the latent pairs.
+        method: "slerp" or "lerp".
+        truncation: optional truncation of the end points, in standard deviations.
+
+    Returns:
+        Images of shape (rows * steps, ...) in row order; ``ganapps.images.save_grid(images, path, nrow=steps)``
+        draws them as a grid.
+    """
+    generator, latent_dim = _generator(model)
+    rows = _checks.positive_int(rows, "rows")
+    ends = sample_normal(2 * rows, latent_dim, seed=seed, truncation=truncation)
+    path = interpolate(ends[:rows], ends[rows:], steps, method)  # (steps, rows, d)
+    z = np.transpose(path, (1, 0, 2)).reshape(rows * steps, latent_dim)
+    return keras.ops.convert_to_numpy(generator(z, training=False))
+
+
+def _pair(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim == 0:
+        raise _checks.fail("b", f"a latent array of the same shape as a {a.shape}", f"shape {b.shape}")
+    return a, b
+
+
+def _method(method: str):
+    if method == "lerp":
+        return lerp
+    if method == "slerp":
+        return slerp
+    raise _checks.fail("method", f"one of {_METHODS}", repr(method))
+
+
+# -- inversion -------------------------------------------------------------------------------------------------
+@dataclass
+class Inversion:
+    """The result of :func:`invert`.
+
+    Attributes:
+        latents: the recovered z*, shape (n, latent_dim).
+        reconstructions: G(z*), the same shape as the images.
+        errors: per-image mean squared error between G(z*) and the image (the best over restarts).
+        history: mean error over the batch after each logged step (every ``steps // 10``), for a loss curve.
+    """
+
+    latents: np.ndarray
+    reconstructions: np.ndarray
+    errors: np.ndarray
+    history: list[float]
+
+
+def invert(model, images, steps: int = 300, restarts: int = 4, learning_rate: float = 0.05,
+           prior_weight: float = 0.0, batch_size: int = 256, seed: int | None = 0,
+           jit_compile: bool = True) -> Inversion:
+    """Recover latents whose generated images match ``images``: z* = argmin_z ||G(z) - x||^2 (+ prior).
+
+    Each image is fitted from ``restarts`` random starts drawn from N(0, I) by Adam on z (the generator's
+    weights are frozen); the start with the lowest final error wins. The optional ``prior_weight`` adds
+    ``prior_weight * mean(z^2)``, which keeps z* where the prior has mass (Lipton & Tripathi 2017 clip z
+    instead; a soft penalty keeps gradients smooth).
+
+    Args:
+        model: a game (its inference generator is used) or a one-input generator ``keras.Model``.
+        images: samples shaped like the generator's output, in its value range ([-1, 1] for images).
+        steps: gradient steps per restart.
+        restarts: random starts per image.
+        learning_rate: Adam's step size on z.
+        prior_weight: weight of the Gaussian-prior penalty on z (0 disables it).
+        batch_size: images inverted together (each with all its restarts).
+        seed: seed of the starting latents.
+        jit_compile: compile the optimisation step with XLA.
+
+    Returns:
+        An :class:`Inversion` with the latents, reconstructions and per-image errors.
+    """
+    import tensorflow as tf
+
+    generator, latent_dim = _generator(model)
+    x = np.asarray(images, dtype=np.float32)
+    expected = tuple(generator.output_shape[1:])
+    if x.ndim != len(expected) + 1 or len(x) == 0 or any(
+            e is not None and e != s for e, s in zip(expected, x.shape[1:])):
+        raise _checks.fail("images", f"a non-empty batch of samples of shape (n, {', '.join(map(str, expected))}) "
+                           f"(the generator's output)", f"shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise _checks.fail("images", "finite values", f"{int((~np.isfinite(x)).sum())} NaN/Inf values")
+    steps = _checks.positive_int(steps, "steps")
+    restarts = _checks.positive_int(restarts, "restarts")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    prior_weight = _checks.non_negative(prior_weight, "prior_weight")
+    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+        raise _checks.fail("learning_rate", "a positive number", repr(learning_rate))
+
+    rng = np.random.default_rng(seed)
+    log_every = max(1, steps // 10)
+    latents, errors, histories = [], [], []
+    for start in range(0, len(x), batch_size):
+        chunk = x[start:start + batch_size]
+        z0 = rng.standard_normal((restarts, len(chunk), latent_dim)).astype(np.float32)
+        z, err, hist = _fit_latents(tf, generator, chunk, z0, steps, learning_rate, prior_weight, log_every,
+                                    jit_compile)
+        best = np.argmin(err, axis=0)  # (n,)
+        latents.append(z[best, np.arange(len(chunk))])
+        errors.append(err[best, np.arange(len(chunk))])
+        histories.append(np.asarray(hist) * len(chunk))
+    latents = np.concatenate(latents)
+    recon = np.concatenate([keras.ops.convert_to_numpy(generator(latents[i:i + batch_size], training=False))
+                            for i in range(0, len(latents), batch_size)])
+    history = (np.sum(np.stack(histories), axis=0) / len(x)).tolist()
+    per_image = np.mean((recon.astype(np.float64) - x) ** 2, axis=tuple(range(1, x.ndim))).astype(np.float32)
+    return Inversion(latents=latents, reconstructions=recon, errors=per_image, history=history)
+
+
+def _fit_latents(tf, generator, chunk, z0, steps, learning_rate, prior_weight, log_every, jit_compile):
+    """Adam on all restarts of one chunk at once; returns final z, per-restart errors and the logged mean error."""
+    restarts, n, latent_dim = z0.shape
+    target = tf.constant(np.tile(chunk, (restarts,) + (1,) * (chunk.ndim - 1)))
+    z = tf.Variable(z0.reshape(restarts * n, latent_dim), name="z")
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build([z])
+    axes = tuple(range(1, chunk.ndim))
+
+    def per_sample_error():
+        return tf.reduce_mean(tf.square(generator(z, training=False) - target), axis=axes)
+
+    @tf.function(jit_compile=jit_compile)
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            err = per_sample_error()
+            # The sum over samples makes each latent's gradient independent of how many are optimised together.
+            loss = tf.reduce_sum(err) + prior_weight * tf.reduce_sum(tf.reduce_mean(tf.square(z), axis=1))
+        optimizer.apply_gradients([(tape.gradient(loss, z), z)])
+        return tf.reduce_mean(err)
+
+    history = []
+    for i in range(steps):
+        mean_err = step()
+        if (i + 1) % log_every == 0:
+            history.append(float(mean_err))
+    err = per_sample_error().numpy().reshape(restarts, n)
+    return z.numpy().reshape(restarts, n, latent_dim), err, history
+
+
+def _generator(model) -> tuple[keras.Model, int]:
+    generator = getattr(model, "inference_generator", model)
+    if not isinstance(generator, keras.Model):
+        raise _checks.fail("model", "a ganapps game or a generator keras.Model", type(model).__name__)
+    inputs = generator.inputs
+    if len(inputs) != 1 or len(inputs[0].shape) != 2 or inputs[0].shape[-1] is None:
+        raise _checks.fail("model", "a generator with one latent input of shape (batch, latent_dim)",
+                           f"inputs {[tuple(i.shape) for i in inputs]}")
+    return generator, int(inputs[0].shape[-1])
