@@ -46,6 +46,7 @@ __all__ = [
     "PHOTO_SPLITS",
     "SPLITS",
     "from_uint8",
+    "gaussian_mixture",
     "image_folder",
     "load",
     "load_photos",
@@ -823,3 +824,58 @@ def validate_dataset(
         raise _fail(argument, "a dataset with at least one batch", "the dataset is empty")
     images = first[0] if isinstance(first, (tuple, list)) else first
     validate_images(images, argument=argument, expected_shape=expected_shape)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2-D Gaussian mixtures: the mode-collapse benchmarks.
+
+_MIXTURE_STD = {"ring": 0.02, "grid": 0.05}
+"""Default standard deviation of each component of :func:`gaussian_mixture`'s mixtures."""
+
+
+def gaussian_mixture(kind: str, n: int, seed: int = 0, std: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of a 2-D Gaussian mixture whose modes are easy to count, to see whether a GAN collapses.
+
+    The two standard benchmarks of Srivastava et al. 2017 (VEEGAN) and Lin et al. 2018 (PacGAN), at their
+    scale: ``"ring"`` is 8 Gaussians evenly spaced on a circle of radius 2 (the first on the positive x axis),
+    std 0.02; ``"grid"`` is 25 Gaussians centred on {-4, -2, 0, 2, 4}^2, std 0.05. Both keep that original
+    scale, so the modes lie far apart relative to their width (a GAN that covers them shows it unambiguously);
+    the values are not in [-1, 1], so the generator needs a linear output layer (``nets.mlp_generator``'s
+    default). Each sample picks its mode uniformly at random. Score a generator with
+    :func:`ganapps.metrics.mode_coverage`.
+
+    Args:
+        kind: ``"ring"`` or ``"grid"``.
+        n: number of samples.
+        seed: the same seed gives the same samples.
+        std: standard deviation of every component; ``None`` for the benchmark's (0.02 ring, 0.05 grid).
+
+    Returns:
+        ``(samples, centers)``: float32 arrays of shapes ``(n, 2)`` and ``(modes, 2)``.
+
+    Example:
+        >>> x, centers = gaussian_mixture("ring", 1000, seed=0)
+        >>> x.shape, centers.shape
+        ((1000, 2), (8, 2))
+    """
+    if kind not in _MIXTURE_STD:
+        raise _fail("kind", "one of " + ", ".join(repr(k) for k in _MIXTURE_STD), repr(kind))
+    if not (_is_int(n) and n >= 1):
+        raise _fail("n", "a positive int (number of samples)", repr(n))
+    if not (_is_int(seed) and seed >= 0):
+        raise _fail("seed", "a non-negative int", repr(seed))
+    if std is None:
+        std = _MIXTURE_STD[kind]
+    elif isinstance(std, bool) or not isinstance(std, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(std) or std < 0:
+        raise _fail("std", "a finite non-negative number (or None for the benchmark's)", repr(std))
+    if kind == "ring":
+        angles = 2.0 * np.pi * np.arange(8) / 8
+        centers = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    else:
+        axis = np.arange(-4.0, 5.0, 2.0)
+        centers = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    rng = np.random.default_rng(seed)
+    modes = rng.integers(len(centers), size=int(n))
+    samples = centers[modes] + float(std) * rng.standard_normal((int(n), 2))
+    return samples.astype(np.float32), centers.astype(np.float32)
