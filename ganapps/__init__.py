@@ -15,9 +15,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "callbacks", "data", "export", "games", "images", "latent", "losses", "metrics", "nets", "runtime", "train",
+    "augment", "callbacks", "data", "export", "games", "images", "latent", "layers", "losses", "metrics", "nets",
+    "runtime", "train",
 }
-_GAMES = {"GAN": "ganapps.games.gan"}
+_GAMES = {
+    "GAN": "ganapps.games.gan",
+    "ConditionalGAN": "ganapps.games.conditional",
+    "ACGAN": "ganapps.games.conditional",
+    "InfoGAN": "ganapps.games.conditional",
+    "StyleGAN": "ganapps.games.stylegan",
+    "ProgressiveGAN": "ganapps.games.progressive",
+}
 
 __all__ = sorted(_SUBMODULES | set(_GAMES) | {"__version__"})
 

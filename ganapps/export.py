@@ -93,6 +93,9 @@ def export_generator(model: Any, directory: str | os.PathLike, formats: Sequence
                 raise ExportError(f"{fmt} export differs from Keras by {err:.3g} (max abs) on random inputs; "
                                   f"the tolerance is {tolerance:g}. Nothing was written to {str(directory)!r}.")
         metadata = _metadata(generator, latent_dim, specs, formats, parity, tolerance, value_range)
+        hook = getattr(model, "export_metadata", None)  # games with conditions describe their inputs
+        if callable(hook):
+            metadata.update(hook())
         metadata.update(extra_metadata or {})
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         _move_into_place(tmp, directory)

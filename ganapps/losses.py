@@ -36,7 +36,7 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 _GP_NORM_EPSILON = 1e-12
 
 __all__ = [
-    "AdversarialLoss", "LOSSES", "get", "register", "names",
+    "AdversarialLoss", "LOSSES", "get", "register", "names", "smoothed_discriminator_loss",
     "gradient_penalty", "r1_penalty", "r1", "reconstruction_loss",
 ]
 
@@ -198,6 +198,55 @@ def get(loss: Union[str, AdversarialLoss, tuple[LossFn, LossFn]]) -> Adversarial
             hint = f" (did you mean {close[0]!r}?)"
     raise ValueError(f"loss: expected one of {known} or a (discriminator_loss, generator_loss) pair of "
                      f"callables; got {loss!r}{hint}")
+
+
+# One-sided label smoothing (Salimans et al. 2016, section 3.4): the discriminator's real target becomes
+# 1 - s while the fake target stays 0, which caps how confident D grows on real data without moving the
+# optimum D towards regions the generator does not cover (smoothing the fake side too would).
+
+def _smoothed_cross_entropy_d(smoothing: float) -> LossFn:
+    def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        real, fake = _logits(real_logits), _logits(fake_logits)
+        real_term = (1.0 - smoothing) * ops.softplus(-real) + smoothing * ops.softplus(real)
+        return ops.mean(real_term) + ops.mean(ops.softplus(fake))
+
+    return discriminator_loss
+
+
+def _smoothed_least_squares_d(smoothing: float) -> LossFn:
+    def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        real, fake = _logits(real_logits), _logits(fake_logits)
+        return 0.5 * ops.mean(ops.square(real - (1.0 - smoothing))) + 0.5 * ops.mean(ops.square(fake))
+
+    return discriminator_loss
+
+
+_SMOOTHABLE = {_minimax_d: _smoothed_cross_entropy_d, _least_squares_d: _smoothed_least_squares_d}
+
+
+def smoothed_discriminator_loss(loss: Union[str, AdversarialLoss, tuple[LossFn, LossFn]],
+                                smoothing: float) -> LossFn:
+    """The discriminator loss of ``loss`` with one-sided label smoothing: real targets ``1 - smoothing``.
+
+    Defined where the loss has a real *target*: the cross-entropy losses (``"minimax"``, ``"non_saturating"``:
+    ``-(1 - s) log D(x) - s log(1 - D(x))`` on real data) and ``"least_squares"`` (real target ``b = 1 - s``).
+    Hinge, Wasserstein and relativistic losses have margins or no targets at all, so smoothing them raises.
+    The generator's loss is unchanged. ``smoothing=0`` returns the loss's own discriminator loss.
+
+    Raises:
+        ValueError: ``smoothing`` is outside [0, 1), or is positive for a loss it has no meaning for.
+    """
+    loss = get(loss)
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"label_smoothing: expected a number in [0, 1) such as 0.1; got {smoothing!r}")
+    if smoothing == 0:
+        return loss.discriminator_loss
+    make = _SMOOTHABLE.get(loss.discriminator_loss)
+    if make is None:
+        raise ValueError(f"label_smoothing: expected 0 for the {loss.name!r} loss (smoothing sets the real "
+                         f"target of 'minimax', 'non_saturating' and 'least_squares'; other losses have none); "
+                         f"got {smoothing!r}")
+    return make(float(smoothing))
 
 
 # Penalties.

@@ -3,6 +3,13 @@
 ``load(directory)`` reads ``metadata.json`` and ``model.onnx`` written by :func:`ganapps.export.export_generator`
 and returns a :class:`GeneratorRunner`. It uses the CUDA execution provider when onnxruntime offers it, else the
 CPU. This module imports only NumPy and onnxruntime, so command-line sampling starts fast.
+
+Conditional exports (a generator of ``(z, condition)``) carry a ``"conditioning"`` entry in their metadata that
+says how a condition vector is made: ``{"kind": "class", "num_classes": K}`` (one-hot class ids),
+``{"kind": "attributes", "condition_dim": k}`` (real-valued vectors, fed as given) or ``{"kind": "info_codes",
+"categorical_codes": [...], "continuous_codes": c}`` (InfoGAN's latent codes). :func:`condition_vectors` turns
+user-facing labels into those vectors; the games use it too, so a seed and labels give the same samples in
+Keras and from an export.
 """
 
 from __future__ import annotations
@@ -104,15 +111,40 @@ class GeneratorRunner:
         images = self.session.run([self.output_name], feed)[0]
         return self._convert(images, output)
 
-    def sample(self, n: int, seed: int | None = None, truncation: float | None = None,
+    @property
+    def conditioning(self) -> dict[str, Any] | None:
+        """How the condition input of a conditional export is encoded (see the module docstring); None for an
+        unconditional export. Exports without the metadata entry get ``{"kind": "vector"}``: integer labels
+        one-hot encoded to the input's width, float vectors fed as given."""
+        if len(self.inputs) < 2:
+            return None
+        info = self.metadata.get("conditioning")
+        if info:
+            return info
+        width = self.inputs[1].shape[-1]
+        return {"kind": "vector", "condition_dim": width if isinstance(width, int) else None}
+
+    def sample(self, n: int, seed: int | None = None, truncation: float | None = None, labels: Any = None,
                output: str = "float", batch_size: int = 256) -> np.ndarray:
-        """Draw ``n`` latents from N(0, I) (truncated to [-t, t] when ``truncation=t``) and generate."""
+        """Draw ``n`` latents from N(0, I) (truncated to [-t, t] when ``truncation=t``) and generate.
+
+        ``labels`` conditions a conditional export: class ids (an int for all ``n``, or ``n`` ints), attribute
+        vectors (``(n, k)`` or one ``(k,)`` for all), or InfoGAN codes (see :func:`condition_vectors`); for
+        class exports None cycles through the classes, for InfoGAN exports it draws codes from their prior.
+        """
         if self.latent_dim is None:
             raise ValueError(f"directory: expected an export with a latent input for sample(); got one with "
                              f"inputs {[i.name for i in self.inputs]}: call the runner on inputs instead")
         _checks.positive_int(batch_size, "batch_size")
         z = sample_normal(n, self.latent_dim, seed=seed, truncation=truncation)
-        return np.concatenate([self(z[i:i + batch_size], output=output) for i in range(0, n, batch_size)])
+        inputs = [z]
+        if self.conditioning is None:
+            if labels is not None:
+                raise ValueError(f"labels: expected None for an unconditional export; got {_short(labels)}")
+        else:
+            inputs.append(condition_vectors(n, labels, self.conditioning, seed=seed))
+        return np.concatenate([self(*[x[i:i + batch_size] for x in inputs], output=output)
+                               for i in range(0, n, batch_size)])
 
     def _convert(self, images: np.ndarray, output: str) -> np.ndarray:
         if output == "float":
@@ -142,6 +174,160 @@ def sample_normal(n: int, dim: int, seed: int | None = None, truncation: float |
     return np.clip(ndtri(u), -truncation, truncation).astype(np.float32)
 
 
+def condition_vectors(n: int, labels: Any, conditioning: dict[str, Any], seed: int | None = None,
+                      argument: str = "labels") -> np.ndarray:
+    """The ``(n, condition_dim)`` float32 condition vectors a conditional generator takes, from user labels.
+
+    By ``conditioning["kind"]``:
+
+    * ``"class"``: an int (all ``n`` samples), ``n`` ints in [0, num_classes), or ``(n, num_classes)`` vectors
+      (one-hot or soft); None cycles ``0, 1, ..., K-1, 0, ...``.
+    * ``"attributes"``: ``(n, k)`` vectors or one ``(k,)`` vector for all; None is an error.
+    * ``"info_codes"``: ``(n, code_dim)`` vectors, one ``(code_dim,)`` vector, or a dict ``{code index: value}``
+      where an index below ``len(categorical_codes)`` names a categorical code (value: a category id or ``n``
+      of them) and the next ``continuous_codes`` indices the continuous ones (value: a number or ``n`` of
+      them); codes left out, and all of them for None, are drawn from their prior (uniform categories,
+      uniform [-1, 1]) with a stream derived from ``seed``.
+    * ``"vector"`` (exports without conditioning metadata): ints are one-hot encoded, float vectors fed as is.
+    """
+    _checks.positive_int(n, "n")
+    kind = conditioning.get("kind")
+    if kind == "class":
+        return _one_hot(_class_ids(labels, n, conditioning["num_classes"], argument, allow_vectors=True),
+                        conditioning["num_classes"])
+    if kind == "attributes":
+        return _vectors(labels, n, conditioning["condition_dim"], argument, "attribute vectors")
+    if kind == "info_codes":
+        return _info_codes(labels, n, conditioning, seed, argument)
+    if kind == "vector":
+        width = conditioning.get("condition_dim")
+        raw = labels if labels is None or isinstance(labels, dict) else np.asarray(labels)
+        if raw is not None and not isinstance(raw, dict) and (raw.dtype.kind in "iu" or raw.ndim == 0
+                                                              and float(raw) == int(raw)):
+            return _one_hot(_class_ids(labels, n, width, argument), width)
+        return _vectors(labels, n, width, argument, "condition vectors")
+    raise ValueError(f"conditioning: expected a kind of 'class', 'attributes', 'info_codes' or 'vector'; "
+                     f"got {kind!r}")
+
+
+def code_layout(categorical_codes, continuous_codes: int) -> list[tuple[str, int, int]]:
+    """(kind, start, width) of each InfoGAN code inside the code vector: one-hot categorical codes in order,
+    then one column per continuous code."""
+    layout, start = [], 0
+    for k in categorical_codes:
+        layout.append(("categorical", start, int(k)))
+        start += int(k)
+    for _ in range(int(continuous_codes)):
+        layout.append(("continuous", start, 1))
+        start += 1
+    return layout
+
+
+def _class_ids(labels: Any, n: int, num_classes: int, argument: str, allow_vectors: bool = False,
+               broadcast: bool = True) -> np.ndarray:
+    """Class ids (or, with ``allow_vectors``, ``(n, K)`` vectors returned as float32) checked against
+    ``num_classes``; None cycles through the classes."""
+    if labels is None:
+        return np.arange(n) % num_classes
+    values = np.asarray(labels)
+    if values.dtype.kind not in "iuf":
+        raise ValueError(f"{argument}: expected integer class ids in [0, {num_classes}); got {_short(labels)}")
+    if allow_vectors and values.ndim == 2 and values.shape[1] == num_classes and num_classes > 1:
+        if values.shape[0] != n:
+            raise ValueError(f"{argument}: expected {n} class vectors (one per sample); got {values.shape[0]}")
+        if not np.isfinite(values).all():
+            raise ValueError(f"{argument}: expected finite class vectors; got NaN or Inf")
+        return values.astype(np.float32)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim == 0 and broadcast:
+        values = np.full(n, values)
+    if values.ndim != 1:
+        vectors = f" or ({n}, {num_classes}) class vectors" if allow_vectors else ""
+        raise ValueError(f"{argument}: expected class ids of shape ({n},){vectors}; got shape {values.shape}")
+    if len(values) != n:
+        raise ValueError(f"{argument}: expected {n} class ids (one per sample); got {len(values)}")
+    fractional = ~np.isfinite(values) | (values != np.round(values)) if values.dtype.kind == "f" else None
+    if fractional is not None and fractional.any():
+        raise ValueError(f"{argument}: expected integer class ids in [0, {num_classes}); got non-integer values "
+                         f"such as {_short(values[fractional][:3])}")
+    bad = (values < 0) | (values >= num_classes)
+    if bad.any():
+        shown = _short(np.unique(values[bad])[:5])
+        raise ValueError(f"{argument}: expected class ids in [0, {num_classes}); got {shown}")
+    return values.astype(np.int64)
+
+
+def _one_hot(ids: np.ndarray, num_classes: int) -> np.ndarray:
+    if ids.ndim == 2:  # already vectors
+        return ids
+    return np.eye(num_classes, dtype=np.float32)[ids]
+
+
+def _vectors(labels: Any, n: int, width: int | None, argument: str, what: str) -> np.ndarray:
+    if labels is None:
+        raise ValueError(f"{argument}: expected {what} of shape ({n}, {width}) or ({width},); got None")
+    values = _floats(labels, argument, what) if not isinstance(labels, dict) else None
+    if values is None or values.ndim > 2:
+        raise ValueError(f"{argument}: expected {what} of shape ({n}, {width}) or ({width},); got {_short(labels)}")
+    if values.ndim == 0 and width == 1:
+        values = values.reshape(1)
+    if values.ndim == 1:
+        values = np.broadcast_to(values, (n, values.shape[0]))
+    if values.ndim != 2 or values.shape[0] != n or (width is not None and values.shape[1] != width):
+        raise ValueError(f"{argument}: expected {what} of shape ({n}, {width}) or ({width},); "
+                         f"got shape {np.shape(labels)}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{argument}: expected finite {what}; got NaN or Inf")
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _info_codes(codes: Any, n: int, conditioning: dict[str, Any], seed: int | None, argument: str) -> np.ndarray:
+    layout = code_layout(conditioning["categorical_codes"], conditioning["continuous_codes"])
+    width = sum(w for _, _, w in layout)
+    if codes is not None and not isinstance(codes, dict):
+        return _vectors(codes, n, width, argument, "code vectors")
+    given = dict(codes or {})
+    for key in given:
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < len(layout):
+            raise ValueError(f"{argument}: expected code indices in [0, {len(layout)}) as dict keys; got {key!r}")
+    # A stream apart from the latents' (which sample_normal draws from ``seed`` itself). Every code is drawn
+    # even when given, so fixing one code leaves the draws of the others as they were.
+    rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+    out = np.zeros((n, width), np.float32)
+    for index, (kind, start, size) in enumerate(layout):
+        value = given.get(index)
+        name = f"{argument}[{index}]"
+        if kind == "categorical":
+            ids = rng.integers(0, size, n)
+            if value is not None:
+                ids = _class_ids(value, n, size, name)
+            out[np.arange(n), start + ids] = 1.0
+        else:
+            column = rng.uniform(-1.0, 1.0, n)
+            if value is not None:
+                column = _floats(value, name, "a number for a continuous code")
+                if column.ndim == 0:
+                    column = np.full(n, column)
+                if column.shape != (n,) or not np.isfinite(column).all():
+                    raise ValueError(f"{name}: expected a finite number or {n} of them for a continuous code; "
+                                     f"got {_short(value)}")
+            out[:, start] = column
+    return out
+
+
+def _floats(value: Any, argument: str, what: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{argument}: expected {what}; got {_short(value)}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load(directory: str | os.PathLike, providers: list[str] | None = None) -> GeneratorRunner:
     """Load an export folder (``model.onnx`` + ``metadata.json``) into a :class:`GeneratorRunner`."""
     return GeneratorRunner(directory, providers=providers)
@@ -151,4 +337,5 @@ def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) if isinstance(s, int) else "None" for s in shape) + ")"
 
 
-__all__ = ["GeneratorRunner", "load", "read_metadata", "sample_normal", "default_providers"]
+__all__ = ["GeneratorRunner", "load", "read_metadata", "sample_normal", "default_providers", "condition_vectors",
+           "code_layout"]

@@ -4,7 +4,14 @@
 fresh latent samples, then one generator update. The loss pair is chosen by name from
 :mod:`ganapps.losses`; a WGAN-GP gradient penalty and an R1 penalty can be added to the discriminator's loss;
 an exponential moving average (EMA) of the generator's weights can be kept for sampling; an augmentation
-layer, if given, is applied to real and generated images alike before the discriminator sees them.
+layer, if given, is applied to real and generated images alike before the discriminator sees them; one-sided
+label smoothing can soften the discriminator's real targets.
+
+The step is written against a few hooks so that conditional games (:mod:`ganapps.games.conditional`) reuse it:
+``_unpack`` splits a batch into (samples, condition), ``_generate_batch`` draws fakes with their conditions,
+``_d_outputs`` returns the discriminator's adversarial logits and any auxiliary heads, and
+``_d_auxiliary_loss``/``_g_auxiliary_loss`` add each player's extra terms (class or mutual-information losses).
+Unconditional games keep the two older hooks, ``_fake_batch(batch)`` and ``_discriminate(x)``.
 
 Under a ``tf.distribute`` strategy each replica's loss is divided by the number of replicas (the optimizers
 sum gradients across replicas, so the update is the gradient of the global-batch mean), and each replica
@@ -64,19 +71,25 @@ class GAN(keras.Model):
             set, :meth:`generate` and exports use the averaged generator.
         augment: a Keras layer applied to real and generated samples before the discriminator (e.g. random
             translations), or None.
+        label_smoothing: one-sided label smoothing s (Salimans et al. 2016): the discriminator's real target
+            becomes 1 - s, fake targets stay 0; the generator's loss is unchanged. Defined for "minimax",
+            "non_saturating" and "least_squares" (see :func:`ganapps.losses.smoothed_discriminator_loss`);
+            other losses take only 0. 0.1 is a common value.
         seed: seed of the game's random stream (latent samples, penalties): the same seed gives the same run.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int | None = None,
                  loss: Any = "non_saturating", d_steps: int = 1, gradient_penalty: float = 0.0,
                  r1: float = 0.0, ema: float | None = None, augment: keras.layers.Layer | None = None,
-                 seed: int | None = None, **kwargs):
+                 label_smoothing: float = 0.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self._check_networks(generator, discriminator)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = self._check_latent_dim(latent_dim, generator)
         self.adversarial_loss = losses.get(loss)
+        self.d_adversarial_loss = losses.smoothed_discriminator_loss(self.adversarial_loss, label_smoothing)
+        self.label_smoothing = float(label_smoothing)
         self.d_steps = _checks.positive_int(d_steps, "d_steps")
         self.gradient_penalty_weight = _checks.non_negative(gradient_penalty, "gradient_penalty")
         self.r1_weight = _checks.non_negative(r1, "r1")
@@ -181,9 +194,16 @@ class GAN(keras.Model):
         if not getattr(self, "compiled", False) or not hasattr(self, "g_optimizer"):
             raise ValueError("x: expected a compiled game to fit; got an uncompiled one: call "
                              "gan.compile(g_optimizer=..., d_optimizer=...) first")
-        expected = tuple(self.discriminator.input_shape[1:])
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras warns otherwise
+        self._check_data(x, y)
+        return super().fit(x, y, **kwargs)
+
+    def _check_data(self, x, y) -> None:
+        """Check what ``fit`` was given before Keras sees it (conditional games check the labels too)."""
+        del y
+        expected = self._sample_shape()
+        if isinstance(x, tf.data.Dataset):
             if len(expected) == 3:
                 gdata.validate_dataset(x, argument="x", expected_shape=expected)
             else:
@@ -196,7 +216,11 @@ class GAN(keras.Model):
                 gdata.validate_images(np.asarray(x), argument="x", expected_shape=expected)
             else:
                 _validate_vectors(x, expected)
-        return super().fit(x, y, **kwargs)
+
+    def _sample_shape(self) -> tuple:
+        """The per-sample shape the data must have: the discriminator's input (its first, if several)."""
+        shape = self.discriminator.input_shape
+        return tuple((shape[0] if isinstance(shape, list) else shape)[1:])
 
     # -- the game ----------------------------------------------------------------------------------------
     @property
@@ -233,8 +257,35 @@ class GAN(keras.Model):
             x = self.augment(x, training=training)
         return self.discriminator(x, training=training)
 
+    def _unpack(self, data):
+        """(real samples, condition) of one batch; unconditional games ignore labels and give no condition."""
+        return (data[0] if isinstance(data, (tuple, list)) else data), None
+
+    def _generate_batch(self, batch, condition):
+        """(generated samples, their condition) for one step; ``condition`` is the real batch's condition."""
+        del condition
+        return self._fake_batch(batch), None
+
+    def _d_outputs(self, x, condition):
+        """(adversarial logits, auxiliary outputs or None) of the discriminator on ``x`` under ``condition``."""
+        del condition
+        return self._discriminate(x), None
+
+    def _d_auxiliary_loss(self, real_aux, fake_aux, condition, fake_condition):
+        """(extra discriminator loss or None, [(metric tracker, value), ...]) from the auxiliary outputs."""
+        return None, []
+
+    def _g_auxiliary_loss(self, fake_aux, fake_condition):
+        """(extra generator loss or None, [(metric tracker, value), ...]) from the auxiliary outputs."""
+        return None, []
+
+    def _penalty_critic(self, condition):
+        """The function of samples alone whose input gradient the GP and R1 penalties constrain."""
+        del condition
+        return self.discriminator
+
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
+        real, condition = self._unpack(data)
         batch = ops.shape(real)[0]
         replicas, _ = _replica()
         d_vars = self.discriminator.trainable_variables
@@ -242,28 +293,38 @@ class GAN(keras.Model):
 
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
-                fake = self._fake_batch(batch)
-                real_logits = self._discriminate(real)
-                fake_logits = self._discriminate(fake)
-                d_loss = self.adversarial_loss.discriminator_loss(real_logits, fake_logits)
+                fake, fake_condition = self._generate_batch(batch, condition)
+                real_logits, real_aux = self._d_outputs(real, condition)
+                fake_logits, fake_aux = self._d_outputs(fake, fake_condition)
+                d_loss = self.d_adversarial_loss(real_logits, fake_logits)
                 total = d_loss
+                d_extra, d_extra_metrics = self._d_auxiliary_loss(real_aux, fake_aux, condition, fake_condition)
+                if d_extra is not None:
+                    total = total + d_extra
                 if self.gradient_penalty_weight:
                     eps = self._replica_draw(lambda n: keras.random.uniform((n,), seed=self.seed_generator), batch)
-                    gp = losses.gradient_penalty(self.discriminator, real, fake, eps=eps)
+                    gp = losses.gradient_penalty(self._penalty_critic(condition), real, fake, eps=eps)
                     total = total + self.gradient_penalty_weight * gp
                 if self.r1_weight:
-                    r1 = losses.r1_penalty(self.discriminator, real)
+                    r1 = losses.r1_penalty(self._penalty_critic(condition), real)
                     total = total + 0.5 * self.r1_weight * r1
                 scaled = self.d_optimizer.scale_loss(total / replicas)
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
 
         with tf.GradientTape() as tape:
-            fake = self._fake_batch(batch)
-            fake_logits_g = self._discriminate(fake)
-            real_logits_g = self._discriminate(real) if self.adversarial_loss.generator_uses_real else real_logits
+            fake, fake_condition = self._generate_batch(batch, condition)
+            fake_logits_g, fake_aux_g = self._d_outputs(fake, fake_condition)
+            if self.adversarial_loss.generator_uses_real:
+                real_logits_g = self._d_outputs(real, condition)[0]
+            else:
+                real_logits_g = real_logits
             g_loss = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
-            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+            total = g_loss
+            g_extra, g_extra_metrics = self._g_auxiliary_loss(fake_aux_g, fake_condition)
+            if g_extra is not None:
+                total = total + g_extra
+            scaled = self.g_optimizer.scale_loss(total / replicas)
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
         if self.ema_generator is not None:
@@ -277,6 +338,8 @@ class GAN(keras.Model):
             self.gp_tracker.update_state(gp)
         if self.r1_tracker is not None:
             self.r1_tracker.update_state(r1)
+        for tracker, value in d_extra_metrics + g_extra_metrics:
+            tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
     def _update_ema(self) -> None:
@@ -299,9 +362,17 @@ class GAN(keras.Model):
             batch_size: samples generated per forward pass.
         """
         z = latent.sample_normal(n, self.latent_dim, seed=seed, truncation=truncation)
+        return self._predict([z], batch_size)
+
+    def _predict(self, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
+        """Run the inference generator over ``inputs`` (one array per generator input) in batches."""
         batch_size = _checks.positive_int(batch_size, "batch_size")
         net = self.inference_generator
-        outs = [ops.convert_to_numpy(net(z[i:i + batch_size], training=False)) for i in range(0, n, batch_size)]
+        n = len(inputs[0])
+        outs = []
+        for i in range(0, n, batch_size):
+            chunk = [x[i:i + batch_size] for x in inputs]
+            outs.append(ops.convert_to_numpy(net(chunk if len(chunk) > 1 else chunk[0], training=False)))
         return np.concatenate(outs, axis=0)
 
     @property
@@ -322,6 +393,7 @@ class GAN(keras.Model):
             "r1": self.r1_weight,
             "ema": self.ema_decay,
             "augment": None if self.augment is None else keras.saving.serialize_keras_object(self.augment),
+            "label_smoothing": self.label_smoothing,
             "seed": self.seed,
         })
         return config
