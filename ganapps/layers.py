@@ -6,11 +6,390 @@ Each layer is registered for ``.keras`` serialisation and exports to ONNX (opset
 from __future__ import annotations
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 from ganapps import _checks
 
 # -- discriminator tricks and upsampling (spectral normalisation, minibatch std-dev, pixel shuffle) ------------
+def _unit(x, epsilon: float = 1e-12):
+    return x / ops.sqrt(ops.sum(ops.square(x)) + epsilon)
+
+
+class _SpectralNorm:
+    """W / sigma(W) for layers with a ``kernel`` (Miyato et al. 2018), sigma estimated by power iteration.
+
+    The kernel is read as a matrix of shape (everything else, output units); for a convolution this is the
+    reshaped kernel, whose spectral norm is the paper's (cheap) estimate of the layer's Lipschitz constant.
+    Unlike ``keras.layers.SpectralNormalization``, the normalised kernel is computed in the forward pass, so
+    the gradient flows through sigma; the power-iteration vector ``u`` is a non-trainable weight, advanced
+    ``power_iterations`` times by each training call and used as it is at inference.
+    """
+
+    def _build_u(self) -> None:
+        self.u = self.add_weight(name="u", shape=(self._kernel.shape[-1],),
+                                 initializer=keras.initializers.RandomNormal(), trainable=False, autocast=False,
+                                 aggregation="only_first_replica")  # u is the same on every replica
+
+    def normalized_kernel(self, training: bool = False):
+        """The kernel divided by its estimated largest singular value (advancing ``u`` when ``training``)."""
+        kernel = self.kernel
+        shape = tuple(kernel.shape)
+        w = ops.reshape(ops.cast(kernel, "float32"), (-1, shape[-1]))
+        u = ops.reshape(ops.convert_to_tensor(self.u), (-1, 1))
+        v = _unit(ops.matmul(w, u))
+        if training:
+            for _ in range(self.power_iterations):
+                u = _unit(ops.matmul(ops.transpose(w), v))
+                v = _unit(ops.matmul(w, u))
+            u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+            self.u.assign(ops.reshape(u, (-1,)))
+        else:
+            u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+        sigma = ops.sum(v * ops.matmul(w, u))  # v^T W u; its gradient v u^T is sigma's at convergence
+        return ops.cast(ops.reshape(w / sigma, shape), self.compute_dtype)
+
+    def _check_power_iterations(self, power_iterations) -> int:
+        return _checks.positive_int(power_iterations, "power_iterations")
+
+    # Dense and Conv save a fixed list of variables (for quantisation) that leaves ``u`` out; the generic
+    # Layer scheme saves every variable in order.
+    def save_own_variables(self, store) -> None:
+        layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store) -> None:
+        layers.Layer.load_own_variables(self, store)
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class SNDense(_SpectralNorm, layers.Dense):
+    """A spectrally normalised ``Dense`` layer: a 1-Lipschitz linear map (before the bias) for discriminators.
+
+    Args:
+        units: output size.
+        power_iterations: power-iteration steps per training call (1, as in the paper, is enough because ``u``
+            persists across calls and the kernel changes slowly).
+        **kwargs: the other ``keras.layers.Dense`` arguments.
+    """
+
+    def __init__(self, units: int, power_iterations: int = 1, **kwargs):
+        super().__init__(units, **kwargs)
+        self.power_iterations = self._check_power_iterations(power_iterations)
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self._build_u()
+
+    def call(self, inputs, training=None):
+        x = ops.matmul(inputs, self.normalized_kernel(bool(training)))
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        return self.activation(x) if self.activation is not None else x
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class SNConv2D(_SpectralNorm, layers.Conv2D):
+    """A spectrally normalised ``Conv2D`` layer (the kernel reshaped to (kh * kw * c_in, c_out) has norm 1).
+
+    Args:
+        filters: output channels.
+        kernel_size: as for ``keras.layers.Conv2D``.
+        power_iterations: power-iteration steps per training call.
+        **kwargs: the other ``keras.layers.Conv2D`` arguments.
+    """
+
+    def __init__(self, filters: int, kernel_size, power_iterations: int = 1, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self.power_iterations = self._check_power_iterations(power_iterations)
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self._build_u()
+
+    def call(self, inputs, training=None):
+        x = self.convolution_op(inputs, self.normalized_kernel(bool(training)))
+        if self.use_bias:
+            shape = (1, 1, 1, self.filters) if self.data_format == "channels_last" else (1, self.filters, 1, 1)
+            x = ops.add(x, ops.reshape(self.bias, shape))
+        return self.activation(x) if self.activation is not None else x
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class MinibatchStdDev(layers.Layer):
+    """Minibatch standard deviation (Karras et al. 2018): one extra channel telling D how varied the batch is.
+
+    A generator that collapses to a few modes makes batches whose samples barely differ; this layer hands the
+    discriminator that statistic directly, so it can punish the collapse. The batch is split into groups of
+    ``min(group_size, batch)`` samples (samples ``i`` and ``i + batch / groups`` share a group); the standard
+    deviation of each feature over its group, averaged over all features and positions, becomes a constant
+    channel appended to each sample of the group. When the batch is not a multiple of the group size (a last
+    partial batch), the whole batch forms one group instead, so any batch size works, dynamic ones included.
+
+    Works on any channels-last input of rank >= 2 (images or feature vectors).
+
+    Args:
+        group_size: samples per group (at least 2; Karras et al. use 4).
+        epsilon: added to the variance before the square root, for a finite gradient at zero spread.
+    """
+
+    def __init__(self, group_size: int = 4, epsilon: float = 1e-8, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
+            raise _checks.fail("group_size", "an integer of at least 2", repr(group_size))
+        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon <= 0:
+            raise _checks.fail("epsilon", "a positive number", repr(epsilon))
+        self.group_size = group_size
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) < 2:
+            raise _checks.fail("inputs", "a batch of rank >= 2 (batch, ..., channels)", f"shape {input_shape}")
+
+    def call(self, inputs):
+        n = ops.shape(inputs)[0]
+        group = ops.minimum(self.group_size, n)
+        group = ops.where(ops.equal(ops.mod(n, group), 0), group, n)
+        x = ops.reshape(inputs, (group, -1, _prod_of_rest(inputs)))
+        x = ops.cast(x, "float32")
+        variance = ops.mean(ops.square(x - ops.mean(x, axis=0, keepdims=True)), axis=0)
+        spread = ops.mean(ops.sqrt(variance + self.epsilon), axis=-1)  # one value per group position
+        spread = ops.cast(ops.tile(spread, [group]), inputs.dtype)
+        spread = ops.reshape(spread, (-1,) + (1,) * (len(inputs.shape) - 1))
+        return ops.concatenate([inputs, ops.ones_like(inputs[..., :1]) * spread], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else channels + 1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "group_size": self.group_size, "epsilon": self.epsilon}
+
+
+def _prod_of_rest(x):
+    """Number of values per sample, static when the shape is, else a tensor."""
+    dims = x.shape[1:]
+    if all(d is not None for d in dims):
+        return int(np.prod(dims))
+    return ops.prod(ops.shape(x)[1:])
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class PixelShuffle(layers.Layer):
+    """Sub-pixel upsampling (Shi et al. 2016): (H, W, C * s^2) -> (H * s, W * s, C), any H and W.
+
+    Upsampling by rearranging channels a convolution computed at low resolution costs s^2 times less than a
+    transposed convolution and has no overlap, hence no checkerboard from uneven overlap. The channel order is
+    TensorFlow's ``depth_to_space`` (ONNX ``DepthToSpace`` mode "DCR"): output pixel (h * s + i, w * s + j)
+    channel c is input pixel (h, w) channel (i * s + j) * C + c. PyTorch's ``nn.PixelShuffle`` uses
+    (c * s + i) * s + j ("CRD"): weights ported from it need their output channels permuted.
+
+    Args:
+        scale: the upsampling factor s.
+    """
+
+    def __init__(self, scale: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = _checks.positive_int(scale, "scale")
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) != 4:
+            raise _checks.fail("inputs", "images of shape (batch, height, width, channels)", f"shape {input_shape}")
+        channels = input_shape[-1]
+        if channels is not None and channels % (self.scale ** 2):
+            raise _checks.fail("inputs", f"a channel count divisible by scale**2 = {self.scale ** 2}",
+                               f"{channels} channels")
+
+    def call(self, inputs):
+        return tf.nn.depth_to_space(inputs, self.scale)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        s = self.scale
+        return (n, None if h is None else h * s, None if w is None else w * s, None if c is None else c // s ** 2)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale}
+
 
 
 # -- style-based generator (AdaIN, noise injection) -------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="ganapps")
+class PixelNorm(layers.Layer):
+    """Scale each vector to unit root-mean-square over its last axis (StyleGAN's normalisation of z).
+
+    Keeps the mapping network's input on a sphere, so the scale of z carries no information the network could
+    come to rely on.
+    """
+
+    def __init__(self, epsilon: float = 1e-8, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise _checks.fail("epsilon", "a positive number", repr(epsilon))
+        self.epsilon = float(epsilon)
+
+    def call(self, x):
+        return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class ConstantInput(layers.Layer):
+    """A learned (height, width, channels) tensor repeated over the batch: the synthesis network's start.
+
+    StyleGAN starts from a learned constant rather than from z, because every variation reaches the image
+    through the styles and the noise. The layer's input only supplies the batch size.
+    """
+
+    def __init__(self, channels: int, size: int | tuple[int, int] = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = _checks.positive_int(channels, "channels")
+        if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+            size = (size, size)
+        if not (isinstance(size, (tuple, list)) and len(size) == 2):
+            raise _checks.fail("size", "a positive int or a (height, width) pair", repr(size))
+        self.size = (_checks.positive_int(size[0], "size"), _checks.positive_int(size[1], "size"))
+
+    def build(self, input_shape):
+        self.constant = self.add_weight(shape=(1, *self.size, self.channels), initializer="random_normal",
+                                        name="constant")
+
+    def call(self, x):
+        batch = ops.shape(x)[0]
+        return ops.broadcast_to(ops.cast(self.constant, self.compute_dtype), (batch, *self.size, self.channels))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.size, self.channels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "channels": self.channels, "size": list(self.size)}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class SelectStyle(layers.Layer):
+    """Take style ``index`` out of a (batch, num_layers, w_dim) stack of styles: one AdaIN layer's w."""
+
+    def __init__(self, index: int, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise _checks.fail("index", "a non-negative integer", repr(index))
+        self.index = int(index)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise _checks.fail("inputs", "styles of shape (batch, num_layers, w_dim)", f"shape {input_shape}")
+        if input_shape[1] is not None and self.index >= input_shape[1]:
+            raise _checks.fail("index", f"an index below the number of styles {input_shape[1]}", str(self.index))
+
+    def call(self, ws):
+        return ws[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class AdaIN(layers.Layer):
+    """Adaptive instance normalisation: ``scale(w) * (x - mean) / std + bias(w)`` per sample and channel.
+
+    Normalising each feature map erases the statistics the previous style put there, so each style controls
+    only its own layer (what makes style mixing work). ``scale`` and ``bias`` are learned affine maps of the
+    style vector; the scale's bias starts at 1, so the layer starts as a plain instance normalisation.
+
+    Call it as ``AdaIN()(x, style)`` with ``x`` of shape (batch, H, W, C) and ``style`` of shape (batch, w_dim).
+    """
+
+    def __init__(self, epsilon: float = 1e-5, kernel_initializer: str | dict = "glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise _checks.fail("epsilon", "a positive number", repr(epsilon))
+        self.epsilon = float(epsilon)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, x_shape, style_shape):
+        if len(x_shape) != 4 or x_shape[-1] is None:
+            raise _checks.fail("x", "feature maps of shape (batch, H, W, C) with known C", f"shape {x_shape}")
+        if len(style_shape) != 2 or style_shape[-1] is None:
+            raise _checks.fail("style", "styles of shape (batch, w_dim) with known w_dim", f"shape {style_shape}")
+        channels, w_dim = x_shape[-1], style_shape[-1]
+        self.scale_kernel = self.add_weight(shape=(w_dim, channels), initializer=self.kernel_initializer,
+                                            name="scale_kernel")
+        self.scale_bias = self.add_weight(shape=(channels,), initializer="ones", name="scale_bias")
+        self.bias_kernel = self.add_weight(shape=(w_dim, channels), initializer=self.kernel_initializer,
+                                           name="bias_kernel")
+        self.bias_bias = self.add_weight(shape=(channels,), initializer="zeros", name="bias_bias")
+
+    def style_params(self, style):
+        """The (scale, bias) pair, each (batch, C), that ``style`` imposes on the normalised feature maps."""
+        scale = ops.matmul(style, self.scale_kernel) + self.scale_bias
+        bias = ops.matmul(style, self.bias_kernel) + self.bias_bias
+        return scale, bias
+
+    def call(self, x, style):
+        mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)
+        normalised = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        scale, bias = self.style_params(style)
+        return normalised * scale[:, None, None, :] + bias[:, None, None, :]
+
+    def compute_output_shape(self, x_shape, style_shape):
+        return x_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "epsilon": self.epsilon,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class NoiseInjection(layers.Layer):
+    """Add per-pixel Gaussian noise scaled by a learned per-channel weight (initialised to 0).
+
+    The noise gives the generator a source of stochastic detail (hair, pores) that it need not make up from
+    the styles. In training the noise is fresh each call (from the layer's own seed); at inference it is a
+    fixed buffer drawn once and stored as a non-trainable weight (StyleGAN2's "const" noise mode), so that
+    sampling is a deterministic function of z and exports (ONNX, SavedModel) match Keras exactly.
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise _checks.fail("seed", "None or an int", repr(seed))
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or any(s is None for s in input_shape[1:]):
+            raise _checks.fail("inputs", "feature maps of shape (batch, H, W, C) with known H, W and C",
+                               f"shape {input_shape}")
+        _, height, width, channels = input_shape
+        self.noise_weight = self.add_weight(shape=(channels,), initializer="zeros", name="noise_weight")
+        self.noise_buffer = self.add_weight(shape=(1, height, width, 1), trainable=False, name="noise_buffer",
+                                            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed))
+
+    def call(self, x, training: bool | None = None):
+        if training:
+            shape = ops.shape(x)
+            noise = keras.random.normal((shape[0], shape[1], shape[2], 1), seed=self.seed_generator,
+                                        dtype=self.compute_dtype)
+        else:
+            noise = ops.cast(self.noise_buffer, self.compute_dtype)
+        return x + ops.cast(self.noise_weight, self.compute_dtype) * noise
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "seed": self.seed}

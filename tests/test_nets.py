@@ -1,9 +1,13 @@
-"""Network builders: shapes for any power-of-two size and channel count, value range, argument errors."""
+"""Network builders: shapes for any power-of-two size and channel count, value range, discriminator options
+(spectral normalisation, minibatch std-dev), argument errors."""
 
+import keras
 import numpy as np
 import pytest
 
 from ganapps import nets
+from ganapps.games.gan import GAN
+from ganapps.layers import MinibatchStdDev, SNConv2D, SNDense
 
 
 @pytest.mark.parametrize("shape", [(4, 4, 1), (8, 8, 3), (16, 16, 1), (32, 16, 4), (64, 64, 3)])
@@ -38,10 +42,62 @@ def test_mlp_shapes():
     (lambda: nets.dcgan_generator(8, (2, 2, 1)), r"image_shape: .*got 2x2"),
     (lambda: nets.dcgan_discriminator((16, 16)), r"image_shape: expected \(height, width, channels\)"),
     (lambda: nets.dcgan_generator(0, (8, 8, 1)), r"latent_dim: expected a positive integer; got 0"),
-    (lambda: nets.dcgan_discriminator((8, 8, 1), norm="group"), r"norm: expected None, 'batch' or 'layer'; got 'group'"),
+    (lambda: nets.dcgan_discriminator((8, 8, 1), norm="group"),
+     r"norm: expected None, 'batch' or 'layer'; got 'group'"),
     (lambda: nets.dcgan_discriminator((8, 8, 1), dropout=1.0), r"dropout: expected a rate in \[0, 1\); got 1.0"),
     (lambda: nets.mlp_generator(4, 3, hidden=(0,)), r"hidden: expected a sequence of positive layer widths"),
+    (lambda: nets.dcgan_discriminator((8, 8, 1), spectral_norm="yes"),
+     r"spectral_norm: expected True or False; got 'yes'"),
+    (lambda: nets.dcgan_discriminator((8, 8, 1), minibatch_std=1), r"minibatch_std: expected True or False; got 1"),
 ])
 def test_builder_errors_name_the_argument(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+# -- discriminator options ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 4, 1), (16, 16, 3), (32, 16, 2)])
+@pytest.mark.parametrize("spectral_norm, minibatch_std", [(True, False), (False, True), (True, True)])
+def test_dcgan_discriminator_options_build(shape, spectral_norm, minibatch_std):
+    d = nets.dcgan_discriminator(shape, width=4, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+    assert d.input_shape == (None, *shape) and d.output_shape == (None, 1)
+    kinds = [type(layer) for layer in d.layers]
+    assert (SNConv2D in kinds and SNDense in kinds and keras.layers.Conv2D not in kinds) == spectral_norm
+    assert (MinibatchStdDev in kinds) == minibatch_std
+    x = np.random.default_rng(0).uniform(-1, 1, (6, *shape)).astype("float32")
+    assert d(x, training=True).shape == (6, 1) and d(x).shape == (6, 1)
+
+
+def test_minibatch_std_lets_the_batch_change_each_logit():
+    """With the std-dev channel an image's logit depends on the rest of its batch; without it, it does not."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(-1, 1, (1, 8, 8, 1)).astype("float32")
+    similar = np.repeat(image, 4, axis=0)
+    varied = np.concatenate([image, rng.uniform(-1, 1, (3, 8, 8, 1)).astype("float32")])
+    for minibatch_std in (False, True):
+        keras.utils.set_random_seed(0)
+        d = nets.dcgan_discriminator((8, 8, 1), width=4, minibatch_std=minibatch_std)
+        delta = abs(float(d(similar)[0, 0]) - float(d(varied)[0, 0]))
+        assert (delta > 1e-4) == minibatch_std, delta
+
+
+def test_spectrally_normalised_dcgan_trains_and_each_layer_is_1_lipschitz():
+    keras.utils.set_random_seed(0)
+    discriminator = nets.dcgan_discriminator((8, 8, 1), width=8, spectral_norm=True)
+    gan = GAN(nets.dcgan_generator(8, (8, 8, 1), width=8), discriminator, seed=0)
+    gan.compile(g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5),
+                d_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
+    x = np.clip(0.5 + 0.1 * np.random.default_rng(0).standard_normal((64, 8, 8, 1)), -1, 1).astype("float32")
+    before = abs(gan.generate(64, seed=0).mean() - 0.5)
+    history = gan.fit(x, batch_size=16, epochs=10, verbose=0).history
+    assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    after = abs(gan.generate(64, seed=0).mean() - 0.5)
+    assert after < before / 3, (before, after)  # the generator moved towards the data's brightness
+    normalised = [layer for layer in discriminator.layers if isinstance(layer, (SNConv2D, SNDense))]
+    assert len(normalised) == 2
+    for layer in normalised:
+        raw = keras.ops.convert_to_numpy(layer.kernel)
+        kernel = keras.ops.convert_to_numpy(layer.normalized_kernel())
+        sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert sigma == pytest.approx(1.0, abs=0.02), (layer.name, sigma)
+        assert abs(np.linalg.svd(raw.reshape(-1, raw.shape[-1]), compute_uv=False)[0] - 1.0) > 0.05

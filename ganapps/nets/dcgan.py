@@ -2,7 +2,8 @@
 
 The generator projects z to a 4x4 (or 4k x 4) feature map and doubles the resolution with strided transposed
 convolutions (batch norm + ReLU) up to the image size, ending in a tanh convolution so outputs lie in [-1, 1].
-The discriminator mirrors it with strided convolutions and LeakyReLU(0.2) and returns one logit per image.
+The discriminator mirrors it with strided convolutions and LeakyReLU(0.2) and returns one logit per image;
+it can be spectrally normalised and given a minibatch standard deviation channel (:mod:`ganapps.layers`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import keras
 from keras import layers
 
 from ganapps import _checks
+from ganapps.layers import MinibatchStdDev, SNConv2D, SNDense
 
 
 def _levels(h: int, w: int) -> int:
@@ -66,8 +68,8 @@ def _block(x, norm):
 
 
 def dcgan_discriminator(image_shape: tuple[int, int, int], width: int = 64, max_width: int = 512,
-                        norm: str | None = None, dropout: float = 0.0,
-                        name: str = "discriminator") -> keras.Model:
+                        norm: str | None = None, dropout: float = 0.0, spectral_norm: bool = False,
+                        minibatch_std: bool = False, name: str = "discriminator") -> keras.Model:
     """Build a DCGAN discriminator returning one logit per image (no sigmoid: losses take logits).
 
     Args:
@@ -75,23 +77,33 @@ def dcgan_discriminator(image_shape: tuple[int, int, int], width: int = 64, max_
         width: filters of the first block; each halving of the resolution doubles it.
         norm: None (default; safe with gradient penalties), "batch" (DCGAN) or "layer".
         dropout: dropout rate after each block.
+        spectral_norm: spectrally normalise every convolution and the logit layer (Miyato et al. 2018), which
+            bounds each layer's Lipschitz constant by 1 and steadies training without a gradient penalty.
+        minibatch_std: append a minibatch standard deviation channel (Karras et al. 2018, groups of 4) to the
+            last feature map, so the discriminator can see a collapsed, low-variety batch.
     """
     h, w, c = _checks.image_shape(image_shape)
     _checks.positive_int(width, "width")
     _norm(norm, "norm")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout: expected a rate in [0, 1); got {dropout!r}")
+    for argument, value in (("spectral_norm", spectral_norm), ("minibatch_std", minibatch_std)):
+        if not isinstance(value, bool):
+            raise _checks.fail(argument, "True or False", repr(value))
+    conv = SNConv2D if spectral_norm else layers.Conv2D
+    dense = SNDense if spectral_norm else layers.Dense
     images = keras.Input((h, w, c), name="images")
     x = images
     for i in range(max(1, _levels(h, w))):
-        x = layers.Conv2D(min(max_width, width * 2 ** i), 4, strides=2 if _levels(h, w) else 1,
-                          padding="same")(x)
+        x = conv(min(max_width, width * 2 ** i), 4, strides=2 if _levels(h, w) else 1, padding="same")(x)
         n = _norm(norm, "norm") if i > 0 else None
         if n is not None:
             x = n(x)
         x = layers.LeakyReLU(0.2)(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
+    if minibatch_std:
+        x = MinibatchStdDev(name="minibatch_std")(x)
     x = layers.Flatten()(x)
-    logits = layers.Dense(1, name="logit", dtype="float32")(x)
+    logits = dense(1, name="logit", dtype="float32")(x)
     return keras.Model(images, logits, name=name)
