@@ -1,6 +1,7 @@
 """The ``ganapps`` command line.
 
     ganapps train gan --data digits --loss hinge --epochs 50 --out saved_models/digits_gan
+    ganapps train conditional|acgan|infogan|progressive|stylegan --data digits ...
     ganapps generate saved_models/digits_gan --n 64 --out grid.png
     ganapps export model.keras --out saved_models/my_gan
     ganapps demo
@@ -76,7 +77,31 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr
                         "on CPU, see benchmarks/RESULTS.md; 'auto' is Keras's choice: XLA only with a GPU)")
     p.add_argument("--samples-every", type=_positive_int, default=5,
                    help="write a sample grid every N epochs (default: %(default)s)")
+    p.add_argument("--label-smoothing", type=_non_negative_float, default=0.0,
+                   help="one-sided label smoothing s: real targets 1 - s for the discriminator (minimax, "
+                        "non_saturating, least_squares losses; default: off)")
+    p.add_argument("--augment", default=None, metavar="POLICY",
+                   help="DiffAugment policy applied to real and fake images alike, e.g. "
+                        "'color,translation,cutout' (default: off)")
+    p.add_argument("--spectral-norm", action="store_true",
+                   help="spectrally normalise the discriminator (gan and stylegan families)")
+    p.add_argument("--minibatch-std", action="store_true",
+                   help="add a minibatch standard-deviation channel to the discriminator (gan and stylegan)")
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
+
+
+_FAMILY_HELP = {
+    "gan": ("unconditional DCGAN", "an unconditional DCGAN"),
+    "conditional": ("class-conditional GAN (projection discriminator)",
+                    "a class-conditional GAN (Mirza & Osindero) on labelled data; samples cycle through classes"),
+    "acgan": ("auxiliary-classifier GAN", "an ACGAN (Odena et al.): the discriminator also predicts the class"),
+    "infogan": ("InfoGAN with categorical and continuous codes",
+                "an InfoGAN (Chen et al.): unlabelled data, latent codes learned through an auxiliary Q head"),
+    "progressive": ("progressively grown GAN (4x4 upward, fade-in)",
+                    "a progressively grown GAN (Karras et al. 2018): resolution doubles from 4x4 with fade-in"),
+    "stylegan": ("style-based generator (mapping net, AdaIN, noise, style mixing)",
+                 "a style-based generator (Karras et al. 2019) against a DCGAN discriminator"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,13 +117,35 @@ def build_parser() -> argparse.ArgumentParser:
                                             "sample grids, and the exported generator.")
     families = train.add_subparsers(dest="family", metavar="FAMILY")
     families.required = True
-    gan = families.add_parser("gan", help="unconditional DCGAN",
-                              description="Train an unconditional DCGAN. Writes OUT/model.keras, OUT/samples/, "
-                                          "OUT/model.onnx, OUT/saved_model/ and OUT/metadata.json.")
-    _add_gan_training_args(gan, epochs=50, out="saved_models/gan")
-    gan.add_argument("--resume", action="store_true",
-                     help="continue an interrupted run from OUT/backup (Keras BackupAndRestore)")
-    gan.add_argument("--no-export", action="store_true", help="skip the ONNX/SavedModel export")
+    for family, (summary, details) in _FAMILY_HELP.items():
+        p = families.add_parser(family, help=summary,
+                                description=f"Train {details}. Writes OUT/model.keras, OUT/samples/, "
+                                            f"OUT/model.onnx, OUT/saved_model/ and OUT/metadata.json.")
+        _add_gan_training_args(p, epochs=50, out=f"saved_models/{family}")
+        p.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from OUT/backup (Keras BackupAndRestore)")
+        p.add_argument("--no-export", action="store_true", help="skip the ONNX/SavedModel export")
+        if family in ("conditional", "acgan"):
+            p.add_argument("--num-classes", type=_positive_int, default=None,
+                           help="number of classes (default: the largest label in the data + 1)")
+        if family == "acgan":
+            p.add_argument("--class-weight", type=_non_negative_float, default=1.0,
+                           help="weight of the auxiliary class loss (default: %(default)s)")
+        if family == "infogan":
+            p.add_argument("--categorical", type=_positive_int, nargs="*", default=[10],
+                           help="category counts of the categorical codes (default: %(default)s)")
+            p.add_argument("--continuous", type=_number(int, 0, "a non-negative integer"), default=2,
+                           help="number of continuous codes, uniform in [-1, 1] (default: %(default)s)")
+            p.add_argument("--info-weight", type=_non_negative_float, default=1.0,
+                           help="weight of the mutual-information term (default: %(default)s)")
+        if family == "stylegan":
+            p.add_argument("--style-mixing", type=_non_negative_float, default=0.9,
+                           help="probability of style mixing per training batch (default: %(default)s)")
+        if family == "progressive":
+            p.add_argument("--fade-steps", type=_positive_int, default=200,
+                           help="generator updates of each fade-in (default: %(default)s)")
+            p.add_argument("--stable-steps", type=_positive_int, default=200,
+                           help="generator updates at each resolution after its fade-in (default: %(default)s)")
 
     gen = commands.add_parser("generate", help="sample an exported generator with ONNX Runtime (no TensorFlow)",
                               description="Draw latents, run the exported ONNX generator and save a PNG grid.")
@@ -156,13 +203,22 @@ def _training_kwargs(args) -> dict:
                 epochs=args.epochs, batch_size=args.batch_size, latent_dim=args.latent_dim, width=args.width,
                 lr=args.lr, d_steps=args.d_steps, gradient_penalty=args.gradient_penalty, r1=args.r1,
                 ema=args.ema, seed=args.seed, jit_compile=jit, samples_every=args.samples_every, out=args.out,
-                verbose=1 if sys.stdout.isatty() else 2)
+                label_smoothing=args.label_smoothing, augment=args.augment, spectral_norm=args.spectral_norm,
+                minibatch_std=args.minibatch_std, verbose=1 if sys.stdout.isatty() else 2)
+
+
+_FAMILY_OPTIONS = {"num_classes": "num_classes", "class_weight": "class_weight", "categorical": "categorical_codes",
+                   "continuous": "continuous_codes", "info_weight": "info_weight", "style_mixing": "style_mixing",
+                   "fade_steps": "fade_steps", "stable_steps": "stable_steps"}
 
 
 def _train(args) -> int:
-    from ganapps.train import train_gan
+    from ganapps.train import train
 
-    result = train_gan(resume=args.resume, export=not args.no_export, **_training_kwargs(args))
+    options = {name: getattr(args, attr) for attr, name in _FAMILY_OPTIONS.items() if hasattr(args, attr)}
+    if "categorical_codes" in options:
+        options["categorical_codes"] = tuple(options["categorical_codes"])
+    result = train(args.family, resume=args.resume, export=not args.no_export, **_training_kwargs(args), **options)
     _report_training(result)
     return 1 if result.stopped_reason else 0
 

@@ -217,3 +217,37 @@ def test_train_resume_continues_an_interrupted_run(tmp_path, monkeypatch, capsys
     assert int(game.g_optimizer.iterations) == int(game.d_optimizer.iterations) == 9
     assert not (out / "backup").exists()
     assert not (out / "model.onnx").exists()  # --no-export
+
+
+# -- the other families --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("family, extra, metric", [
+    ("conditional", [], "d_loss"),
+    ("acgan", ["--class-weight", "0.5"], "d_class_accuracy"),
+    ("infogan", ["--categorical", "4", "--continuous", "1"], "info_loss"),
+    ("stylegan", ["--style-mixing", "0.5", "--augment", "translation"], "g_loss"),
+    ("progressive", ["--fade-steps", "2", "--stable-steps", "2"], "alpha"),
+])
+def test_train_each_family_writes_a_game_that_reloads(tmp_path, monkeypatch, capsys, family, extra, metric):
+    from ganapps import export, train
+
+    load_dataset = train.load_dataset
+    monkeypatch.setattr(train, "load_dataset", lambda *args, **kwargs: load_dataset(*args, **kwargs).take(4))
+    out = tmp_path / family
+    assert cli.main(["train", family, *TINY, "--epochs", "2", "--jit-compile", "false", "--no-export",
+                     "--out", str(out), *extra]) == 0
+    assert "trained 2 epochs" in capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert metric in history and all(np.isfinite(history[metric]))
+    game = export.load_keras(out / "model.keras")
+    assert type(game).__name__.lower().startswith(family[:4])
+    assert int(game.g_optimizer.iterations) == 8
+    assert (out / "samples" / "latest.png").is_file()
+
+
+def test_train_family_options_are_checked(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "infogan", "--continuous", "-1"])
+    assert "--continuous: expected a non-negative integer; got '-1'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "acgan", "--num-classes", "0"])
+    assert "--num-classes: expected a positive integer; got '0'" in capsys.readouterr().err

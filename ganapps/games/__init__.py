@@ -1,5 +1,13 @@
 """Adversarial games: each a ``keras.Model`` with its own ``train_step``."""
 
-from ganapps.games.gan import GAN
+# Registers the layers a saved game may hold (spectral norm, DiffAugment, ...) before any .keras file loads.
+import ganapps.augment  # noqa: F401
+import ganapps.layers  # noqa: F401
 
-__all__ = ["GAN"]
+from ganapps.games.conditional import ACGAN, ConditionalGAN, InfoGAN, categorical_purity
+from ganapps.games.gan import GAN
+from ganapps.games.progressive import ProgressiveGAN, ProgressiveSchedule
+from ganapps.games.stylegan import StyleGAN
+
+__all__ = ["ACGAN", "ConditionalGAN", "InfoGAN", "categorical_purity",
+           "GAN", "ProgressiveGAN", "ProgressiveSchedule", "StyleGAN"]
