@@ -4,7 +4,20 @@ The games take their networks as arguments and never hard-code an architecture; 
 defaults.
 """
 
+from ganapps.nets.conditional import (acgan_discriminator, conditional_discriminator, conditional_generator,
+                                      infogan_code_dim, infogan_discriminator, mlp_acgan_discriminator,
+                                      mlp_conditional_discriminator, mlp_conditional_generator,
+                                      mlp_infogan_discriminator)
 from ganapps.nets.dcgan import dcgan_discriminator, dcgan_generator
 from ganapps.nets.mlp import mlp_discriminator, mlp_generator
+from ganapps.nets.progressive import progressive_discriminator, progressive_generator
+from ganapps.nets.style import (compose_style_generator, num_style_layers, style_generator, style_mapping,
+                                 style_parts, style_synthesis)
 
-__all__ = ["dcgan_generator", "dcgan_discriminator", "mlp_generator", "mlp_discriminator"]
+__all__ = ["conditional_generator", "conditional_discriminator", "acgan_discriminator", "infogan_discriminator",
+           "infogan_code_dim", "mlp_conditional_generator", "mlp_conditional_discriminator",
+           "mlp_acgan_discriminator", "mlp_infogan_discriminator",
+           "dcgan_generator", "dcgan_discriminator", "mlp_generator", "mlp_discriminator",
+           "progressive_generator", "progressive_discriminator",
+           "style_generator", "style_mapping", "style_synthesis", "compose_style_generator", "style_parts",
+           "num_style_layers"]
