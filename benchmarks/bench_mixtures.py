@@ -52,16 +52,18 @@ CONFIGS = {
 N_EVAL = 2500
 
 
-def run(name: str, kind: str, seed: int, steps: int, batch: int, latent_dim: int, hidden: tuple[int, ...]) -> dict:
+def run(name: str, kind: str, seed: int, steps: int, batch: int, latent_dim: int, hidden: tuple[int, ...],
+        lr_scale: float = 1.0, ema: float | None = None) -> dict:
     loss, d_steps, gp, r1, lr, b1, b2 = CONFIGS[name]
+    lr *= lr_scale
     samples, _ = data.gaussian_mixture(kind, steps * batch, seed=seed + 1000)
     dataset = tf.data.Dataset.from_tensor_slices(samples).batch(batch, drop_remainder=True)
     keras.utils.set_random_seed(seed)
     game = GAN(nets.mlp_generator(latent_dim, 2, hidden=hidden),
                nets.mlp_discriminator(2, hidden=hidden),
-               loss=loss, d_steps=d_steps, gradient_penalty=gp, r1=r1, seed=seed)
+               loss=loss, d_steps=d_steps, gradient_penalty=gp, r1=r1, ema=ema, seed=seed)
     game.compile(keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2),
-                 keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2), jit_compile=True)
+                 keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2), jit_compile=True, steps_per_execution=100)
     start = time.perf_counter()
     history = game.fit(dataset, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
@@ -81,6 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--hidden", default="256,256,256")
+    parser.add_argument("--lr-scale", type=float, default=1.0, help="multiply every configuration's learning rate")
+    parser.add_argument("--ema", type=float, default=None, help="generator EMA decay for sampling (default: off)")
     parser.add_argument("--json", default=None, help="also write all runs to this JSON file")
     args = parser.parse_args(argv)
     names = args.configs.split(",")
@@ -94,7 +98,7 @@ def main(argv=None) -> int:
     runs = []
     for name in names:
         for seed in seeds:
-            result = run(name, args.kind, seed, args.steps, args.batch, args.latent_dim, hidden)
+            result = run(name, args.kind, seed, args.steps, args.batch, args.latent_dim, hidden, args.lr_scale, args.ema)
             runs.append(result)
             print(f"  {name} seed {seed}: {result['modes']}/{result['n_modes']} modes, "
                   f"{100 * result['high_quality']:.1f}% high quality, {result['seconds']:.0f} s", file=sys.stderr)
@@ -102,9 +106,10 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     for name in names:
         rs = [r for r in runs if r["config"] == name]
+        hq = ", ".join(f"{100 * r['high_quality']:.1f}" for r in rs)
         print(f"| {name} | {', '.join(str(r['modes']) for r in rs)} | "
               f"{statistics.mean(r['modes'] for r in rs):.1f} / {rs[0]['n_modes']} | "
-              f"{', '.join(f'{100 * r['high_quality']:.1f}' for r in rs)} | "
+              f"{hq} | "
               f"{100 * statistics.mean(r['high_quality'] for r in rs):.1f} | "
               f"{statistics.mean(r['seconds'] for r in rs):.0f} |")
     best = max(runs, key=lambda r: (r["modes"], r["high_quality"]))

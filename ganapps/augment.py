@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganapps import _checks
+from ganapps._state import SavesSeedState
 
 POLICIES = ("color", "translation", "cutout")
 _DRAWS = {"color": 3, "translation": 2, "cutout": 2}  # uniform numbers per image
@@ -36,7 +37,7 @@ def _fraction(value, argument: str) -> float:
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class DiffAugment(keras.layers.Layer):
+class DiffAugment(SavesSeedState, keras.layers.Layer):
     """Random colour, translation and cutout, differentiable with respect to the images, in training only.
 
     Each image of a batch gets its own draw. The operations follow Zhao et al. for images in [-1, 1]:

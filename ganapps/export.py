@@ -143,8 +143,10 @@ def _resolve(model) -> tuple[Any, int | None]:
         raise ValueError(f"model: expected a keras.Model generator or a ganapps game; "
                          f"got {type(model).__name__} {reprlib.repr(model)}")
     latent_dim = getattr(model, "latent_dim", None)
-    if latent_dim is None and len(generator.inputs) == 1 and len(generator.inputs[0].shape) == 2:
-        latent_dim = generator.inputs[0].shape[-1]
+    first = generator.inputs[0]
+    is_latent = len(generator.inputs) == 1 or getattr(first, "name", "").split(":")[0] == "z"
+    if latent_dim is None and is_latent and len(first.shape) == 2:
+        latent_dim = first.shape[-1]  # a bare generator of z, or of [z, condition...]
     return generator, latent_dim
 
 

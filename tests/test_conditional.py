@@ -357,7 +357,8 @@ def test_export_infogan_runner_draws_and_fixes_codes_like_the_game(tmp_path):
 
 def test_runner_without_conditioning_metadata_one_hot_encodes_integer_labels(tmp_path):
     game = _compile(_cgan())
-    export.export_generator(game, tmp_path / "plain", formats=("onnx",))
+    # The bare generator has no export_metadata hook, so the export records no conditioning.
+    export.export_generator(game.inference_generator, tmp_path / "plain", formats=("onnx",))
     runner = runtime.load(tmp_path / "plain")
     assert runner.conditioning["kind"] == "vector" and runner.conditioning["condition_dim"] == 3
     np.testing.assert_allclose(runner.sample(3, seed=0, labels=[1, 2, 0]), game.generate(3, labels=[1, 2, 0], seed=0),

@@ -239,9 +239,9 @@ def test_keras_round_trip_mid_stage_keeps_stage_alpha_and_optimizers_and_resumes
         for v in net.weights:
             np.testing.assert_array_equal(_np(v), history[SAVE_AT - 1][v.path], err_msg=v.path)
     np.testing.assert_array_equal(loaded.generate(4, seed=1), saved["samples"])
-    # One more step on the batch the original took next: the schedule and the optimizers continue. The base
-    # GAN's .keras file does not restore the seed stream (state read back as zeros), so carry it over by hand.
-    loaded.seed_generator.state.assign(saved["seed_state"])
+    # One more step on the batch the original took next: the schedule, the optimizers and the random stream
+    # (saved with the game) continue.
+    np.testing.assert_array_equal(_np(loaded.seed_generator.state), saved["seed_state"])
     loaded.run_eagerly = True  # one step: cheaper than tracing one
     batch = SAVE_AT % (len(x) // 32)
     resumed = _Recorder()

@@ -32,6 +32,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganapps import _checks, latent, losses
+from ganapps._state import SavesSeedState
 from ganapps import data as gdata
 
 _DEFAULT_LR = 2e-4
@@ -51,7 +52,7 @@ def _replica() -> tuple[int, Any]:
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class GAN(keras.Model):
+class GAN(SavesSeedState, keras.Model):
     """An unconditional GAN.
 
     Args:

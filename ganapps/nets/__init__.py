@@ -1,4 +1,5 @@
-"""Network builders: functions returning functional ``keras.Model`` objects for a given data shape.
+"""Network builders: functions returning ``keras.Model`` objects for a given data shape (functional models,
+except the progressive ones, which are subclassed models that grow).
 
 The games take their networks as arguments and never hard-code an architecture; these builders give sensible
 defaults.

@@ -1,0 +1,28 @@
+"""Saving a ``keras.random.SeedGenerator``'s state with the layer or model that owns it.
+
+Keras saves variables of layers, not the state of seed generators, so a reloaded game (or a run resumed by
+``BackupAndRestore``) would restart its random stream from the seed and draw other latents, penalty weights
+and augmentations than the uninterrupted run. Mixing :class:`SavesSeedState` into a class that keeps its
+generator in ``self.seed_generator`` stores the state next to the class's own variables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+SEED_STATE = "seed_state"
+
+
+class SavesSeedState:
+    """Mixin for a Keras layer or model with a ``seed_generator`` attribute."""
+
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        store[SEED_STATE] = ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store) -> None:
+        keys = list(store.keys())
+        if SEED_STATE in keys:  # files written before the state was saved lack it
+            self.seed_generator.state.assign(np.asarray(store[SEED_STATE]))
+        super().load_own_variables({k: store[k] for k in keys if k != SEED_STATE})
