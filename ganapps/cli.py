@@ -84,9 +84,10 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr
                    help="DiffAugment policy applied to real and fake images alike, e.g. "
                         "'color,translation,cutout' (default: off)")
     p.add_argument("--spectral-norm", action="store_true",
-                   help="spectrally normalise the discriminator (gan and stylegan families)")
+                   help="spectrally normalise the discriminator (every family but progressive)")
     p.add_argument("--minibatch-std", action="store_true",
-                   help="add a minibatch standard-deviation channel to the discriminator (gan and stylegan)")
+                   help="add a minibatch standard-deviation channel to the discriminator (every family but "
+                        "progressive)")
     p.add_argument("--out", default=out, help="output folder (default: %(default)s)")
 
 

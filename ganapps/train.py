@@ -71,7 +71,7 @@ def build_game(family: str, image_shape: tuple[int, int, int], latent_dim: int =
     """A game of ``family`` with the default networks for ``image_shape`` (see :data:`FAMILIES`).
 
     ``augment`` is a DiffAugment policy such as ``"color,translation,cutout"`` (None: no augmentation);
-    ``spectral_norm`` and ``minibatch_std`` apply to the DCGAN discriminator of the gan and stylegan families.
+    ``spectral_norm`` and ``minibatch_std`` apply to the discriminators of every family but progressive.
     The remaining arguments belong to one family each: ``num_classes``/``class_weight`` (conditional, acgan),
     ``categorical_codes``/``continuous_codes``/``info_weight`` (infogan), ``style_mixing`` (stylegan),
     ``fade_steps``/``stable_steps`` (progressive, in generator updates).
@@ -86,9 +86,13 @@ def build_game(family: str, image_shape: tuple[int, int, int], latent_dim: int =
                   seed=seed)
     if family in _LABELLED and not num_classes:
         raise ValueError(f"num_classes: expected the number of classes for the {family!r} family; got {num_classes!r}")
+    if family == "progressive" and (spectral_norm or minibatch_std):
+        raise ValueError("spectral_norm: expected False (and minibatch_std False) for the 'progressive' family, "
+                         "whose discriminator grows block by block; got "
+                         f"spectral_norm={spectral_norm}, minibatch_std={minibatch_std}")
+    tricks = dict(width=width, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     if family in ("gan", "stylegan"):
-        d = nets.dcgan_discriminator(image_shape, width=width, spectral_norm=spectral_norm,
-                                     minibatch_std=minibatch_std)
+        d = nets.dcgan_discriminator(image_shape, **tricks)
         if family == "gan":
             return GAN(nets.dcgan_generator(latent_dim, image_shape, width=width), d, latent_dim=latent_dim,
                        **common)
@@ -96,17 +100,18 @@ def build_game(family: str, image_shape: tuple[int, int, int], latent_dim: int =
                               style_mixing=style_mixing, **common)
     if family == "conditional":
         return games.ConditionalGAN(nets.conditional_generator(latent_dim, num_classes, image_shape, width=width),
-                                    nets.conditional_discriminator(image_shape, num_classes, width=width),
+                                    nets.conditional_discriminator(image_shape, num_classes, **tricks),
                                     num_classes=num_classes, **common)
     if family == "acgan":
         return games.ACGAN(nets.conditional_generator(latent_dim, num_classes, image_shape, width=width),
-                           nets.acgan_discriminator(image_shape, num_classes, width=width),
+                           nets.acgan_discriminator(image_shape, num_classes, **tricks),
                            num_classes=num_classes, class_weight=class_weight, **common)
     if family == "infogan":
         code_dim = nets.infogan_code_dim(categorical_codes, continuous_codes)
         return games.InfoGAN(nets.conditional_generator(latent_dim, code_dim, image_shape, width=width,
                                                         condition_name="codes"),
-                             nets.infogan_discriminator(image_shape, categorical_codes, continuous_codes, width=width),
+                             nets.infogan_discriminator(image_shape, categorical_codes, continuous_codes,
+                                                        **tricks),
                              categorical_codes=categorical_codes, continuous_codes=continuous_codes,
                              info_weight=info_weight, **common)
     return games.ProgressiveGAN(nets.progressive_generator(latent_dim, image_shape, width=width),

@@ -101,3 +101,19 @@ def test_spectrally_normalised_dcgan_trains_and_each_layer_is_1_lipschitz():
         sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
         assert sigma == pytest.approx(1.0, abs=0.02), (layer.name, sigma)
         assert abs(np.linalg.svd(raw.reshape(-1, raw.shape[-1]), compute_uv=False)[0] - 1.0) > 0.05
+
+
+def test_conditional_discriminators_share_the_dcgan_trunk_and_its_options():
+    from ganapps.layers import MinibatchStdDev, SNConv2D
+
+    builders = [lambda **kw: nets.conditional_discriminator((8, 8, 1), 3, width=4, **kw),
+                lambda **kw: nets.acgan_discriminator((8, 8, 1), 3, width=4, **kw),
+                lambda **kw: nets.infogan_discriminator((8, 8, 1), (3,), 1, width=4, **kw)]
+    for build in builders:
+        plain = build()
+        tricked = build(spectral_norm=True, minibatch_std=True)
+        assert not any(isinstance(layer, (SNConv2D, MinibatchStdDev)) for layer in plain.layers)
+        assert any(isinstance(layer, SNConv2D) for layer in tricked.layers)
+        assert any(isinstance(layer, MinibatchStdDev) for layer in tricked.layers)
+        with pytest.raises(ValueError, match="spectral_norm: expected True or False; got 'yes'"):
+            build(spectral_norm="yes")

@@ -17,13 +17,13 @@ mixed-precision policy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import keras
 from keras import layers
 
 from ganapps import _checks
+from ganapps.nets.dcgan import downsampling_trunk, upsampling_body
 
 __all__ = [
     "conditional_generator", "conditional_discriminator", "acgan_discriminator", "infogan_discriminator",
@@ -55,47 +55,6 @@ def infogan_code_dim(categorical_codes: Sequence[int], continuous_codes: int) ->
 
 
 # -- trunks and heads ----------------------------------------------------------------------------------------
-def _levels(h: int, w: int) -> int:
-    return int(math.log2(min(h, w))) - 2
-
-
-def _norm_layer(kind: str | None):
-    if kind is None:
-        return None
-    if kind == "batch":
-        return layers.BatchNormalization(momentum=0.9)
-    if kind == "layer":
-        return layers.LayerNormalization()
-    raise ValueError(f"norm: expected None, 'batch' or 'layer'; got {kind!r}")
-
-
-def _check_dropout(dropout) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout: expected a rate in [0, 1); got {dropout!r}")
-    return float(dropout)
-
-
-def _conv_trunk(image_shape, width: int, max_width: int, norm: str | None, dropout: float):
-    """(images input, flat features): the DCGAN discriminator without its logit layer."""
-    h, w, c = _checks.image_shape(image_shape)
-    _checks.positive_int(width, "width")
-    _checks.positive_int(max_width, "max_width")
-    _norm_layer(norm)
-    dropout = _check_dropout(dropout)
-    images = keras.Input((h, w, c), name="images")
-    x = images
-    levels = _levels(h, w)
-    for i in range(max(1, levels)):
-        x = layers.Conv2D(min(max_width, width * 2 ** i), 4, strides=2 if levels else 1, padding="same")(x)
-        n = _norm_layer(norm) if i > 0 else None
-        if n is not None:
-            x = n(x)
-        x = layers.LeakyReLU(0.2)(x)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
-    return images, layers.Flatten()(x)
-
-
 def _mlp_trunk(input_dim: int, hidden, activation: str):
     _checks.positive_int(input_dim, "input_dim")
     hidden = _checks.units(hidden, "hidden")
@@ -154,30 +113,15 @@ def conditional_generator(latent_dim: int, condition_dim: int, image_shape: tupl
     """
     _checks.positive_int(latent_dim, "latent_dim")
     _checks.positive_int(condition_dim, "condition_dim")
-    h, w, c = _checks.image_shape(image_shape)
-    _checks.positive_int(width, "width")
-    _checks.positive_int(max_width, "max_width")
-    _norm_layer(norm)
-    levels = _levels(h, w)
-    filters = [min(max_width, width * 2 ** (levels - i)) for i in range(levels + 1)]
     z = keras.Input((latent_dim,), name="z")
     condition = keras.Input((condition_dim,), name=condition_name)
-    x = layers.Concatenate()([z, condition])
-    x = layers.Dense((h >> levels) * (w >> levels) * filters[0], use_bias=norm is None)(x)
-    x = layers.Reshape((h >> levels, w >> levels, filters[0]))(x)
-    for i, f in enumerate(filters):
-        if i:
-            x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=norm is None)(x)
-        n = _norm_layer(norm)
-        if n is not None:
-            x = n(x)
-        x = layers.ReLU()(x)
-    images = layers.Conv2D(c, 3, padding="same", activation="tanh", name="to_image", dtype="float32")(x)
+    images = upsampling_body(layers.Concatenate()([z, condition]), image_shape, width, max_width, norm)
     return keras.Model([z, condition], images, name=name)
 
 
 def conditional_discriminator(image_shape: tuple[int, int, int], condition_dim: int, width: int = 64,
                               max_width: int = 512, norm: str | None = None, dropout: float = 0.0,
+                              spectral_norm: bool = False, minibatch_std: bool = False,
                               name: str = "discriminator") -> keras.Model:
     """Build a projection discriminator of ``[images, condition]`` returning one logit per image.
 
@@ -185,17 +129,20 @@ def conditional_discriminator(image_shape: tuple[int, int, int], condition_dim: 
     the projection. Args as :func:`ganapps.nets.dcgan_discriminator`, plus ``condition_dim``.
     """
     _checks.positive_int(condition_dim, "condition_dim")
-    images, features = _conv_trunk(image_shape, width, max_width, norm, dropout)
+    images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
+                                          minibatch_std)
     condition, logit = _projection_head(features, condition_dim)
     return keras.Model([images, condition], logit, name=name)
 
 
 def acgan_discriminator(image_shape: tuple[int, int, int], num_classes: int, width: int = 64,
                         max_width: int = 512, norm: str | None = None, dropout: float = 0.0,
+                       spectral_norm: bool = False, minibatch_std: bool = False,
                         name: str = "discriminator") -> keras.Model:
     """Build an ACGAN discriminator: images -> ``[logit, class_logits]`` from one shared trunk."""
     _checks.positive_int(num_classes, "num_classes")
-    images, features = _conv_trunk(image_shape, width, max_width, norm, dropout)
+    images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
+                                          minibatch_std)
     logit = layers.Dense(1, name="logit", dtype="float32")(features)
     classes = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(images, [logit, classes], name=name)
@@ -204,6 +151,7 @@ def acgan_discriminator(image_shape: tuple[int, int, int], num_classes: int, wid
 def infogan_discriminator(image_shape: tuple[int, int, int], categorical_codes: Sequence[int] = (10,),
                           continuous_codes: int = 0, width: int = 64, max_width: int = 512,
                           norm: str | None = None, dropout: float = 0.0, q_units: int | None = 128,
+                          spectral_norm: bool = False, minibatch_std: bool = False,
                           name: str = "discriminator") -> keras.Model:
     """Build an InfoGAN discriminator: images -> ``[logit, code_0_logits, ..., continuous_means]``.
 
@@ -212,7 +160,8 @@ def infogan_discriminator(image_shape: tuple[int, int, int], categorical_codes: 
     """
     categorical_codes, continuous_codes = check_codes(categorical_codes, continuous_codes)
     q_units = _check_q_units(q_units)
-    images, features = _conv_trunk(image_shape, width, max_width, norm, dropout)
+    images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
+                                          minibatch_std)
     logit = layers.Dense(1, name="logit", dtype="float32")(features)
     heads = _q_heads(features, categorical_codes, continuous_codes, q_units)
     return keras.Model(images, [logit] + heads, name=name)

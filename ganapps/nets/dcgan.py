@@ -43,21 +43,28 @@ def dcgan_generator(latent_dim: int, image_shape: tuple[int, int, int], width: i
         norm: "batch" (DCGAN), "layer" or None.
     """
     _checks.positive_int(latent_dim, "latent_dim")
+    z = keras.Input((latent_dim,), name="z")
+    return keras.Model(z, upsampling_body(z, image_shape, width, max_width, norm), name=name)
+
+
+def upsampling_body(x, image_shape: tuple[int, int, int], width: int = 64, max_width: int = 512,
+                    norm: str | None = "batch"):
+    """The DCGAN generator after its input: project the vector ``x`` to a 4x4 (or 4k x 4) map, double it up to
+    ``image_shape`` with strided transposed convolutions, end in tanh. Conditional generators share it."""
     h, w, c = _checks.image_shape(image_shape)
     _checks.positive_int(width, "width")
+    _checks.positive_int(max_width, "max_width")
     _norm(norm, "norm")
     levels = _levels(h, w)
     filters = [min(max_width, width * 2 ** (levels - i)) for i in range(levels + 1)]
-    z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense((h >> levels) * (w >> levels) * filters[0], use_bias=norm is None)(z)
+    x = layers.Dense((h >> levels) * (w >> levels) * filters[0], use_bias=norm is None)(x)
     x = layers.Reshape((h >> levels, w >> levels, filters[0]))(x)
     x = _block(x, norm)
     for f in filters[1:]:
         x = layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=norm is None)(x)
         x = _block(x, norm)
     # float32 output layers keep images and logits float32 under a mixed-precision policy.
-    images = layers.Conv2D(c, 3, padding="same", activation="tanh", name="to_image", dtype="float32")(x)
-    return keras.Model(z, images, name=name)
+    return layers.Conv2D(c, 3, padding="same", activation="tanh", name="to_image", dtype="float32")(x)
 
 
 def _block(x, norm):
@@ -82,20 +89,32 @@ def dcgan_discriminator(image_shape: tuple[int, int, int], width: int = 64, max_
         minibatch_std: append a minibatch standard deviation channel (Karras et al. 2018, groups of 4) to the
             last feature map, so the discriminator can see a collapsed, low-variety batch.
     """
+    images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
+                                          minibatch_std)
+    logits = (SNDense if spectral_norm else layers.Dense)(1, name="logit", dtype="float32")(features)
+    return keras.Model(images, logits, name=name)
+
+
+def downsampling_trunk(image_shape: tuple[int, int, int], width: int = 64, max_width: int = 512,
+                       norm: str | None = None, dropout: float = 0.0, spectral_norm: bool = False,
+                       minibatch_std: bool = False):
+    """(images input, flat features): the DCGAN discriminator without its logit layer, so that conditional,
+    ACGAN and InfoGAN discriminators put their own heads on the same trunk (with the same options)."""
     h, w, c = _checks.image_shape(image_shape)
     _checks.positive_int(width, "width")
+    _checks.positive_int(max_width, "max_width")
     _norm(norm, "norm")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout: expected a rate in [0, 1); got {dropout!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise _checks.fail("dropout", "a rate in [0, 1)", repr(dropout))
     for argument, value in (("spectral_norm", spectral_norm), ("minibatch_std", minibatch_std)):
         if not isinstance(value, bool):
             raise _checks.fail(argument, "True or False", repr(value))
     conv = SNConv2D if spectral_norm else layers.Conv2D
-    dense = SNDense if spectral_norm else layers.Dense
     images = keras.Input((h, w, c), name="images")
     x = images
-    for i in range(max(1, _levels(h, w))):
-        x = conv(min(max_width, width * 2 ** i), 4, strides=2 if _levels(h, w) else 1, padding="same")(x)
+    levels = _levels(h, w)
+    for i in range(max(1, levels)):
+        x = conv(min(max_width, width * 2 ** i), 4, strides=2 if levels else 1, padding="same")(x)
         n = _norm(norm, "norm") if i > 0 else None
         if n is not None:
             x = n(x)
@@ -104,6 +123,4 @@ def dcgan_discriminator(image_shape: tuple[int, int, int], width: int = 64, max_
             x = layers.Dropout(dropout)(x)
     if minibatch_std:
         x = MinibatchStdDev(name="minibatch_std")(x)
-    x = layers.Flatten()(x)
-    logits = dense(1, name="logit", dtype="float32")(x)
-    return keras.Model(images, logits, name=name)
+    return images, layers.Flatten()(x)
