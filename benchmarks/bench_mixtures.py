@@ -53,10 +53,10 @@ N_EVAL = 2500
 
 
 def run(name: str, kind: str, seed: int, steps: int, batch: int, latent_dim: int, hidden: tuple[int, ...],
-        lr_scale: float = 1.0, ema: float | None = None) -> dict:
+        lr_scale: float = 1.0, ema: float | None = None, plot_dir: str | None = None) -> dict:
     loss, d_steps, gp, r1, lr, b1, b2 = CONFIGS[name]
     lr *= lr_scale
-    samples, _ = data.gaussian_mixture(kind, steps * batch, seed=seed + 1000)
+    samples, centers = data.gaussian_mixture(kind, steps * batch, seed=seed + 1000)
     dataset = tf.data.Dataset.from_tensor_slices(samples).batch(batch, drop_remainder=True)
     keras.utils.set_random_seed(seed)
     game = GAN(nets.mlp_generator(latent_dim, 2, hidden=hidden),
@@ -69,9 +69,33 @@ def run(name: str, kind: str, seed: int, steps: int, batch: int, latent_dim: int
     seconds = time.perf_counter() - start
     fake = game.generate(N_EVAL, seed=seed)
     score = metrics.mode_coverage(fake, kind=kind)
+    if plot_dir:
+        scatter(fake, centers, f"{name}, seed {seed}: {score['modes_captured']}/{score['n_modes']} modes, "
+                f"{100 * score['high_quality']:.1f}% HQ", os.path.join(plot_dir, f"{kind}_{name}_seed{seed}.png"))
     return {"config": name, "seed": seed, "modes": int(score["modes_captured"]), "n_modes": int(score["n_modes"]),
             "high_quality": float(score["high_quality"]), "seconds": seconds,
             "d_loss": float(history.history["d_loss"][-1])}
+
+
+def scatter(samples: np.ndarray, centers: np.ndarray, title: str, path: str) -> None:
+    """Samples (blue) over the mixture's centres (red): where a person sees collapse at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue")
+    ax.scatter(centers[:, 0], centers[:, 1], s=12, marker="x", color="tab:red")
+    lim = float(np.abs(centers).max()) * 1.5
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -85,6 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", default="256,256,256")
     parser.add_argument("--lr-scale", type=float, default=1.0, help="multiply every configuration's learning rate")
     parser.add_argument("--ema", type=float, default=None, help="generator EMA decay for sampling (default: off)")
+    parser.add_argument("--plot", default=None, metavar="DIR", help="save a scatter plot of every run's samples")
     parser.add_argument("--json", default=None, help="also write all runs to this JSON file")
     args = parser.parse_args(argv)
     names = args.configs.split(",")
@@ -98,7 +123,8 @@ def main(argv=None) -> int:
     runs = []
     for name in names:
         for seed in seeds:
-            result = run(name, args.kind, seed, args.steps, args.batch, args.latent_dim, hidden, args.lr_scale, args.ema)
+            result = run(name, args.kind, seed, args.steps, args.batch, args.latent_dim, hidden, args.lr_scale, args.ema,
+                         args.plot)
             runs.append(result)
             print(f"  {name} seed {seed}: {result['modes']}/{result['n_modes']} modes, "
                   f"{100 * result['high_quality']:.1f}% high quality, {result['seconds']:.0f} s", file=sys.stderr)

@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: %(default)s)")
     gen.add_argument("--seed", type=int, default=None, help="latent seed (default: random)")
     gen.add_argument("--truncation", type=float, default=None, help="truncation threshold in std devs")
+    gen.add_argument("--labels", type=_number(int, 0, "a class id (0 or more)"), nargs="+", default=None,
+                     help="class ids for a conditional export: one for all samples, or one per sample "
+                          "(default: the classes in turn)")
     gen.add_argument("--nrow", type=_positive_int, default=None, help="images per row of the grid")
     gen.add_argument("--out", default="grid.png", help="PNG file to write (default: %(default)s)")
     gen.add_argument("--save-npy", default=None, help="also save the raw float samples to this .npy file")
@@ -242,7 +245,12 @@ def _generate(args) -> int:
 
     start = time.perf_counter()
     runner = runtime.load(args.model)
-    images = runner.sample(args.n, seed=args.seed, truncation=args.truncation)
+    labels = args.labels
+    if labels is not None and len(labels) not in (1, args.n):
+        raise ValueError(f"--labels: expected one class id or --n ({args.n}) of them; got {len(labels)}")
+    if labels is not None and len(labels) == 1:
+        labels = labels[0]
+    images = runner.sample(args.n, seed=args.seed, truncation=args.truncation, labels=labels)
     path = save_grid(images, args.out, nrow=args.nrow, value_range=tuple(runner.metadata["value_range"]))
     if args.save_npy:
         import numpy as np

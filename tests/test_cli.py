@@ -251,3 +251,21 @@ def test_train_family_options_are_checked(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "acgan", "--num-classes", "0"])
     assert "--num-classes: expected a positive integer; got '0'" in capsys.readouterr().err
+
+
+def test_generate_conditions_a_conditional_export_on_labels(tmp_path, capsys):
+    from ganapps import export, nets
+    from ganapps.games import ConditionalGAN
+
+    game = ConditionalGAN(nets.conditional_generator(4, 3, (8, 8, 1), width=4),
+                          nets.conditional_discriminator((8, 8, 1), 3, width=4), num_classes=3, seed=0)
+    export.export_generator(game, tmp_path / "cgan", formats=("onnx",))
+    npy = tmp_path / "x.npy"
+    assert cli.main(["generate", str(tmp_path / "cgan"), "--n", "4", "--seed", "1", "--labels", "2",
+                     "--out", str(tmp_path / "g.png"), "--save-npy", str(npy)]) == 0
+    want = game.generate(4, labels=2, seed=1)
+    np.testing.assert_allclose(np.load(npy), want, atol=1e-5)
+    assert not np.allclose(want, game.generate(4, labels=0, seed=1), atol=1e-5)
+    assert cli.main(["generate", str(tmp_path / "cgan"), "--n", "4", "--labels", "1", "2",
+                     "--out", str(tmp_path / "g.png")]) == 2
+    assert "--labels: expected one class id or --n (4) of them; got 2" in capsys.readouterr().err
