@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -42,3 +44,16 @@ def units(value, argument: str) -> tuple[int, ...]:
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
         raise ValueError(f"{argument}: expected a sequence of positive layer widths; got {value!r}")
     return tuple(value)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place: a crash part-way
+    leaves the old file (or none), never half of a new one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganapps import _checks
-from ganapps._state import SavesSeedState
+from ganapps._state import SavesSeedState, derive_seed
 
 POLICIES = ("color", "translation", "cutout")
 _DRAWS = {"color": 3, "translation": 2, "cutout": 2}  # uniform numbers per image
@@ -70,7 +70,7 @@ class DiffAugment(SavesSeedState, keras.layers.Layer):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise _checks.fail("seed", "None or an integer", repr(seed))
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="diffaugment_seed")
+        self.seed_generator = keras.random.SeedGenerator(derive_seed(seed, "diffaugment"), name="diffaugment_seed")
         # No weights to build; built from the start, because Keras's distributed fit traces a game through
         # its call() (with a data batch for latents) whenever one of its layers is still unbuilt.
         self.built = True

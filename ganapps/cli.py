@@ -46,6 +46,13 @@ def _image_size(text: str) -> int:
 _non_negative_float = _number(float, 0.0, "a non-negative number")
 
 
+def _probability(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1]; got {text!r}")
+    return value
+
+
 def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr: float = 2e-4,
                            ema: float | None = None) -> None:
     p.add_argument("--data", default="digits",
@@ -133,14 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--class-weight", type=_non_negative_float, default=1.0,
                            help="weight of the auxiliary class loss (default: %(default)s)")
         if family == "infogan":
-            p.add_argument("--categorical", type=_positive_int, nargs="*", default=[10],
+            p.add_argument("--categorical", type=_number(int, 2, "a category count of at least 2"), nargs="*",
+                           default=[10],
                            help="category counts of the categorical codes (default: %(default)s)")
             p.add_argument("--continuous", type=_number(int, 0, "a non-negative integer"), default=2,
                            help="number of continuous codes, uniform in [-1, 1] (default: %(default)s)")
             p.add_argument("--info-weight", type=_non_negative_float, default=1.0,
                            help="weight of the mutual-information term (default: %(default)s)")
         if family == "stylegan":
-            p.add_argument("--style-mixing", type=_non_negative_float, default=0.9,
+            p.add_argument("--style-mixing", type=_probability, default=0.9,
                            help="probability of style mixing per training batch (default: %(default)s)")
         if family == "progressive":
             p.add_argument("--fade-steps", type=_positive_int, default=200,
@@ -255,7 +263,10 @@ def _generate(args) -> int:
     if args.save_npy:
         import numpy as np
 
-        np.save(args.save_npy, images)
+        from ganapps._checks import write_atomically
+
+        npy = args.save_npy if args.save_npy.endswith(".npy") else args.save_npy + ".npy"  # as np.save names it
+        write_atomically(npy, lambda tmp: np.save(tmp, images))
     print(f"wrote {path} ({args.n} samples, {images.shape[1]}x{images.shape[2]}, "
           f"{runner.providers[0]}, {time.perf_counter() - start:.2f} s)")
     return 0

@@ -181,7 +181,7 @@ def invert(model, images, steps: int = 300, restarts: int = 4, learning_rate: fl
 
     rng = np.random.default_rng(seed)
     log_every = max(1, steps // 10)
-    latents, errors, histories = [], [], []
+    latents, histories = [], []
     for start in range(0, len(x), batch_size):
         chunk = x[start:start + batch_size]
         z0 = rng.standard_normal((restarts, len(chunk), latent_dim)).astype(np.float32)
@@ -189,7 +189,6 @@ def invert(model, images, steps: int = 300, restarts: int = 4, learning_rate: fl
                                     jit_compile)
         best = np.argmin(err, axis=0)  # (n,)
         latents.append(z[best, np.arange(len(chunk))])
-        errors.append(err[best, np.arange(len(chunk))])
         histories.append(np.asarray(hist) * len(chunk))
     latents = np.concatenate(latents)
     recon = np.concatenate([keras.ops.convert_to_numpy(generator(latents[i:i + batch_size], training=False))

@@ -202,8 +202,7 @@ def condition_vectors(n: int, labels: Any, conditioning: dict[str, Any], seed: i
     if kind == "vector":
         width = conditioning.get("condition_dim")
         raw = labels if labels is None or isinstance(labels, dict) else np.asarray(labels)
-        if raw is not None and not isinstance(raw, dict) and (raw.dtype.kind in "iu" or raw.ndim == 0
-                                                              and float(raw) == int(raw)):
+        if raw is not None and not isinstance(raw, dict) and raw.dtype.kind in "iu":  # class ids
             return _one_hot(_class_ids(labels, n, width, argument), width)
         return _vectors(labels, n, width, argument, "condition vectors")
     raise ValueError(f"conditioning: expected a kind of 'class', 'attributes', 'info_codes' or 'vector'; "

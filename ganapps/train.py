@@ -25,6 +25,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from ganapps import _checks
 from ganapps import callbacks as gcallbacks
 from ganapps import data as gdata
 from ganapps import export as gexport
@@ -156,7 +157,8 @@ def train(family: str = "gan", data: str = "digits", out: str | os.PathLike = "s
     out.mkdir(parents=True, exist_ok=True)
     game.save(out / "model.keras")  # written to a temporary name and renamed
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    (out / "history.json").write_text(json.dumps({"seconds": seconds, "history": hist}, indent=1) + "\n")
+    record = json.dumps({"seconds": seconds, "history": hist}, indent=1) + "\n"
+    _checks.write_atomically(out / "history.json", lambda tmp: tmp.write_text(record))
     metadata = {}
     if export:
         settings = {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}

@@ -104,7 +104,12 @@ def test_spectrally_normalised_dcgan_trains_and_each_layer_is_1_lipschitz():
 
 
 def test_conditional_discriminators_share_the_dcgan_trunk_and_its_options():
-    from ganapps.layers import MinibatchStdDev, SNConv2D
+    from ganapps.layers import MinibatchStdDev, SNConv2D, SNDense
+
+    def unnormalised(model):  # weight layers of D left out of the normalisation (InfoGAN's Q head is not D's)
+        q_head = ("q_hidden", "continuous_means")
+        return [layer.name for layer in model.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
+                and not isinstance(layer, (SNDense, SNConv2D)) and not layer.name.startswith(("code_", *q_head))]
 
     builders = [lambda **kw: nets.conditional_discriminator((8, 8, 1), 3, width=4, **kw),
                 lambda **kw: nets.acgan_discriminator((8, 8, 1), 3, width=4, **kw),
@@ -112,8 +117,12 @@ def test_conditional_discriminators_share_the_dcgan_trunk_and_its_options():
     for build in builders:
         plain = build()
         tricked = build(spectral_norm=True, minibatch_std=True)
-        assert not any(isinstance(layer, (SNConv2D, MinibatchStdDev)) for layer in plain.layers)
-        assert any(isinstance(layer, SNConv2D) for layer in tricked.layers)
+        assert not any(isinstance(layer, (SNConv2D, SNDense, MinibatchStdDev)) for layer in plain.layers)
+        assert unnormalised(tricked) == [], "the heads (logit, class, projection) are normalised with the trunk"
         assert any(isinstance(layer, MinibatchStdDev) for layer in tricked.layers)
         with pytest.raises(ValueError, match="spectral_norm: expected True or False; got 'yes'"):
             build(spectral_norm="yes")
+    for build in (lambda **kw: nets.mlp_discriminator(2, hidden=(4,), **kw),
+                  lambda **kw: nets.mlp_conditional_discriminator(2, 3, hidden=(4,), **kw),
+                  lambda **kw: nets.mlp_acgan_discriminator(2, 3, hidden=(4,), **kw)):
+        assert unnormalised(build(spectral_norm=True)) == [] and unnormalised(build()) != []

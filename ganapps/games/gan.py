@@ -16,9 +16,10 @@ Unconditional games keep the two older hooks, ``_fake_batch(batch)`` and ``_disc
 Under a ``tf.distribute`` strategy each replica's loss is divided by the number of replicas (the optimizers
 sum gradients across replicas, so the update is the gradient of the global-batch mean), and each replica
 takes its own slice of one global draw of latents and gradient-penalty weights, so replicas never share
-samples and a run on R devices matches a run on one device with the same seed. Two things stay
-per-replica: the batch means inside ``relativistic_average`` and the randomness of an ``augment`` layer
-(Keras layers draw from their own seed state, which replicas share).
+samples and a run on R devices matches a run on one device with the same seed. Some things stay
+per-replica: the batch means inside ``relativistic_average``, the label shuffle of ``ConditionalGAN``, and the
+randomness of layers that draw from their own seed state, which replicas share (an ``augment`` layer, the
+noise inputs of a style-based generator). Penalties (WGAN-GP, R1) are taken on the un-augmented samples.
 """
 
 from __future__ import annotations

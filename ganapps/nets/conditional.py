@@ -23,7 +23,9 @@ import keras
 from keras import layers
 
 from ganapps import _checks
+from ganapps.layers import SNDense
 from ganapps.nets.dcgan import downsampling_trunk, upsampling_body
+from ganapps.nets.mlp import mlp_trunk
 
 __all__ = [
     "conditional_generator", "conditional_discriminator", "acgan_discriminator", "infogan_discriminator",
@@ -55,22 +57,22 @@ def infogan_code_dim(categorical_codes: Sequence[int], continuous_codes: int) ->
 
 
 # -- trunks and heads ----------------------------------------------------------------------------------------
-def _mlp_trunk(input_dim: int, hidden, activation: str):
-    _checks.positive_int(input_dim, "input_dim")
-    hidden = _checks.units(hidden, "hidden")
-    inputs = keras.Input((input_dim,), name="x")
-    x = inputs
-    for units in hidden:
-        x = layers.Dense(units, activation=activation)(x)
-    return inputs, x
+def _mlp_trunk(input_dim: int, hidden, activation: str, spectral_norm: bool = False):
+    return mlp_trunk(input_dim, "x", hidden, activation, spectral_norm)
 
 
-def _projection_head(features, condition_dim: int):
+def _dense(spectral_norm: bool):
+    """The head layer class: spectrally normalised with the trunk, so the whole discriminator is constrained."""
+    return SNDense if spectral_norm else layers.Dense
+
+
+def _projection_head(features, condition_dim: int, spectral_norm: bool = False):
     """(condition input, logit) with logit = psi(phi) + <embed(y), phi>."""
     condition = keras.Input((condition_dim,), name="condition")
     width = features.shape[-1]
-    psi = layers.Dense(1, name="psi", dtype="float32")(features)
-    embedded = layers.Dense(width, use_bias=False, name="embed_condition", dtype="float32")(condition)
+    dense = _dense(spectral_norm)
+    psi = dense(1, name="psi", dtype="float32")(features)
+    embedded = dense(width, use_bias=False, name="embed_condition", dtype="float32")(condition)
     match = layers.Dot(axes=1, name="projection", dtype="float32")([embedded, features])
     return condition, layers.Add(name="logit", dtype="float32")([psi, match])
 
@@ -131,7 +133,7 @@ def conditional_discriminator(image_shape: tuple[int, int, int], condition_dim: 
     _checks.positive_int(condition_dim, "condition_dim")
     images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
                                           minibatch_std)
-    condition, logit = _projection_head(features, condition_dim)
+    condition, logit = _projection_head(features, condition_dim, spectral_norm)
     return keras.Model([images, condition], logit, name=name)
 
 
@@ -143,8 +145,8 @@ def acgan_discriminator(image_shape: tuple[int, int, int], num_classes: int, wid
     _checks.positive_int(num_classes, "num_classes")
     images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
                                           minibatch_std)
-    logit = layers.Dense(1, name="logit", dtype="float32")(features)
-    classes = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
+    logit = _dense(spectral_norm)(1, name="logit", dtype="float32")(features)
+    classes = _dense(spectral_norm)(num_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(images, [logit, classes], name=name)
 
 
@@ -162,7 +164,7 @@ def infogan_discriminator(image_shape: tuple[int, int, int], categorical_codes: 
     q_units = _check_q_units(q_units)
     images, features = downsampling_trunk(image_shape, width, max_width, norm, dropout, spectral_norm,
                                           minibatch_std)
-    logit = layers.Dense(1, name="logit", dtype="float32")(features)
+    logit = _dense(spectral_norm)(1, name="logit", dtype="float32")(features)
     heads = _q_heads(features, categorical_codes, continuous_codes, q_units)
     return keras.Model(images, [logit] + heads, name=name)
 
@@ -187,31 +189,34 @@ def mlp_conditional_generator(latent_dim: int, condition_dim: int, output_dim: i
 
 
 def mlp_conditional_discriminator(input_dim: int, condition_dim: int, hidden: Sequence[int] = (128, 128),
-                                  activation: str = "leaky_relu", name: str = "discriminator") -> keras.Model:
+                                  activation: str = "leaky_relu", spectral_norm: bool = False,
+                                  name: str = "discriminator") -> keras.Model:
     """Build an MLP projection discriminator of ``[x, condition]`` returning one logit."""
     _checks.positive_int(condition_dim, "condition_dim")
-    x, features = _mlp_trunk(input_dim, hidden, activation)
-    condition, logit = _projection_head(features, condition_dim)
+    x, features = _mlp_trunk(input_dim, hidden, activation, spectral_norm)
+    condition, logit = _projection_head(features, condition_dim, spectral_norm)
     return keras.Model([x, condition], logit, name=name)
 
 
 def mlp_acgan_discriminator(input_dim: int, num_classes: int, hidden: Sequence[int] = (128, 128),
-                            activation: str = "leaky_relu", name: str = "discriminator") -> keras.Model:
+                            activation: str = "leaky_relu", spectral_norm: bool = False,
+                            name: str = "discriminator") -> keras.Model:
     """Build an MLP ACGAN discriminator: x -> ``[logit, class_logits]``."""
     _checks.positive_int(num_classes, "num_classes")
-    x, features = _mlp_trunk(input_dim, hidden, activation)
-    logit = layers.Dense(1, name="logit", dtype="float32")(features)
-    classes = layers.Dense(num_classes, name="class_logits", dtype="float32")(features)
+    x, features = _mlp_trunk(input_dim, hidden, activation, spectral_norm)
+    logit = _dense(spectral_norm)(1, name="logit", dtype="float32")(features)
+    classes = _dense(spectral_norm)(num_classes, name="class_logits", dtype="float32")(features)
     return keras.Model(x, [logit, classes], name=name)
 
 
 def mlp_infogan_discriminator(input_dim: int, categorical_codes: Sequence[int] = (10,), continuous_codes: int = 0,
                               hidden: Sequence[int] = (128, 128), activation: str = "leaky_relu",
-                              q_units: int | None = None, name: str = "discriminator") -> keras.Model:
+                              q_units: int | None = None, spectral_norm: bool = False,
+                              name: str = "discriminator") -> keras.Model:
     """Build an MLP InfoGAN discriminator: x -> ``[logit, code_0_logits, ..., continuous_means]``."""
     categorical_codes, continuous_codes = check_codes(categorical_codes, continuous_codes)
     q_units = _check_q_units(q_units)
-    x, features = _mlp_trunk(input_dim, hidden, activation)
-    logit = layers.Dense(1, name="logit", dtype="float32")(features)
+    x, features = _mlp_trunk(input_dim, hidden, activation, spectral_norm)
+    logit = _dense(spectral_norm)(1, name="logit", dtype="float32")(features)
     heads = _q_heads(features, categorical_codes, continuous_codes, q_units)
     return keras.Model(x, [logit] + heads, name=name)

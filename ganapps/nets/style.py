@@ -24,6 +24,7 @@ import keras
 from keras import layers
 
 from ganapps import _checks
+from ganapps._state import derive_seed
 from ganapps.layers import AdaIN, ConstantInput, NoiseInjection, PixelNorm, SelectStyle
 
 
@@ -65,8 +66,9 @@ def style_synthesis(w_dim: int, image_shape: tuple[int, int, int], width: int = 
         image_shape: (H, W, C); H and W powers of two, at least 4.
         width: filters at full resolution; each lower resolution doubles it.
         max_width: cap on the number of filters.
-        seed: seed of the noise layers (layer i uses ``seed + i``), for reproducible noise buffers and training
-            noise; None draws them from Keras's global seed (``keras.utils.set_random_seed``).
+        seed: seed of the noise layers (each derives its own stream from it, independent of a game seeded with
+            the same int), for reproducible noise buffers and training noise; None draws them from Keras's global
+            seed (``keras.utils.set_random_seed``).
     """
     w_dim = _checks.positive_int(w_dim, "w_dim")
     h, w, c = _checks.image_shape(image_shape)
@@ -79,7 +81,7 @@ def style_synthesis(w_dim: int, image_shape: tuple[int, int, int], width: int = 
     ws = keras.Input((num_style_layers((h, w, c)), w_dim), name="ws")
 
     def styled(x, index: int):
-        noise_seed = None if seed is None else seed + index
+        noise_seed = derive_seed(seed, f"noise_{index}")
         x = NoiseInjection(seed=noise_seed, name=f"noise_{index}")(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu_{index}")(x)
         return AdaIN(name=f"adain_{index}")(x, SelectStyle(index, name=f"style_{index}")(ws))
