@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from ganapps import _checks
+from ganapps._state import SavesSeedState
 
 # -- discriminator tricks and upsampling (spectral normalisation, minibatch std-dev, pixel shuffle) ------------
 def _unit(x, epsilon: float = 1e-12):
@@ -308,7 +309,9 @@ class AdaIN(layers.Layer):
 
     Normalising each feature map erases the statistics the previous style put there, so each style controls
     only its own layer (what makes style mixing work). ``scale`` and ``bias`` are learned affine maps of the
-    style vector; the scale's bias starts at 1, so the layer starts as a plain instance normalisation.
+    style vector. The scale's bias starts at 1 and the kernels are random (Glorot uniform), as StyleGAN
+    initialises its style affines: a zero style gives a plain instance normalisation, and different styles
+    give different images from the first step, which training with style mixing relies on.
 
     Call it as ``AdaIN()(x, style)`` with ``x`` of shape (batch, H, W, C) and ``style`` of shape (batch, w_dim).
     """
@@ -354,13 +357,14 @@ class AdaIN(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class NoiseInjection(layers.Layer):
+class NoiseInjection(SavesSeedState, layers.Layer):
     """Add per-pixel Gaussian noise scaled by a learned per-channel weight (initialised to 0).
 
     The noise gives the generator a source of stochastic detail (hair, pores) that it need not make up from
     the styles. In training the noise is fresh each call (from the layer's own seed); at inference it is a
     fixed buffer drawn once and stored as a non-trainable weight (StyleGAN2's "const" noise mode), so that
-    sampling is a deterministic function of z and exports (ONNX, SavedModel) match Keras exactly.
+    sampling is a deterministic function of z and exports (ONNX, SavedModel) match Keras exactly. The state
+    of the training-noise stream is saved with the layer, so a reloaded or resumed model continues it.
     """
 
     def __init__(self, seed: int | None = None, **kwargs):

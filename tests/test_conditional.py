@@ -37,8 +37,8 @@ def _cgan(num_classes=3, condition_dim=None, seed=0, **kwargs):
 
 def _acgan(seed=0, **kwargs):
     keras.utils.set_random_seed(seed)
-    return ACGAN(nets.mlp_conditional_generator(4, 3, 2, hidden=(32,)), nets.mlp_acgan_discriminator(2, 3, hidden=(32,)),
-                 num_classes=3, seed=seed, **kwargs)
+    return ACGAN(nets.mlp_conditional_generator(4, 3, 2, hidden=(32,)),
+                 nets.mlp_acgan_discriminator(2, 3, hidden=(32,)), num_classes=3, seed=seed, **kwargs)
 
 
 def _infogan(seed=0, **kwargs):
@@ -191,6 +191,24 @@ def test_infogan_codes_become_predictable_and_pick_out_the_clusters(tmp_path):
                                   gan.generate(5, codes={0: [2] * 5, 1: [0.5] * 5}, seed=7))
 
 
+def test_sample_codes_with_an_int_seed_draws_each_code_independently():
+    """Two categorical codes of one size, seeded by one int, must not come out as copies of each other, nor the
+    continuous code tied to them; the same int gives the same codes."""
+    keras.utils.set_random_seed(0)
+    game = InfoGAN(nets.mlp_conditional_generator(4, 11, 2, hidden=(4,), condition_name="codes"),
+                   nets.mlp_infogan_discriminator(2, [5, 5], 1, hidden=(4,)), categorical_codes=(5, 5),
+                   continuous_codes=1, seed=0)
+    codes = keras.ops.convert_to_numpy(game.sample_codes(400, seed=3))
+    assert codes.shape == (400, 11)
+    first, second, continuous = codes[:, :5].argmax(-1), codes[:, 5:10].argmax(-1), codes[:, 10]
+    np.testing.assert_array_equal(codes[:, :10].sum(-1), 2.0)  # one-hot each
+    assert np.mean(first != second) > 0.7  # independent: 4/5 differ; the same stream: none would
+    assert abs(np.corrcoef(first, continuous)[0, 1]) < 0.2
+    assert len(set(first.tolist())) == 5 and continuous.min() < -0.9 and continuous.max() > 0.9
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(game.sample_codes(400, seed=3)), codes)
+    assert not np.array_equal(keras.ops.convert_to_numpy(game.sample_codes(400, seed=4)), codes)
+
+
 def test_categorical_purity_counts_and_matching():
     """A stub game whose category v yields class (v // 2): purity 1 (each value is pure) but only two of four
     values can be matched one-to-one."""
@@ -326,7 +344,7 @@ def test_export_conditional_generator_and_sample_it_with_labels(tmp_path):
     game = _image_game("conditional")
     game.compile()
     game.generator.set_weights([w + 0.05 for w in game.generator.get_weights()])  # EMA differs from G
-    metadata = export.export_generator(game, tmp_path / "cgan", extra_metadata=game.export_metadata())
+    metadata = export.export_generator(game, tmp_path / "cgan")  # the exporter asks the game for its conditioning
     assert [i["name"] for i in metadata["inputs"]] == ["z", "condition"]
     assert metadata["conditioning"]["kind"] == "class" and metadata["conditioning"]["num_classes"] == 3
     assert all(err <= 1e-4 for err in metadata["parity_max_abs_error"].values())
@@ -348,7 +366,9 @@ def test_export_conditional_generator_and_sample_it_with_labels(tmp_path):
 
 def test_export_infogan_runner_draws_and_fixes_codes_like_the_game(tmp_path):
     game = _compile(_infogan())
-    export.export_generator(game, tmp_path / "info", formats=("onnx",), extra_metadata=game.export_metadata())
+    metadata = export.export_generator(game, tmp_path / "info", formats=("onnx",))
+    assert metadata["conditioning"] == game.export_metadata()["conditioning"]
+    assert metadata["conditioning"]["kind"] == "info_codes"
     runner = runtime.load(tmp_path / "info")
     np.testing.assert_allclose(runner.sample(6, seed=4), game.generate(6, seed=4), atol=1e-5)
     np.testing.assert_allclose(runner.sample(6, seed=4, labels={0: 1}), game.generate(6, codes={0: 1}, seed=4),

@@ -95,6 +95,38 @@ def test_discriminator_sees_only_the_average_pooled_input():
         np.testing.assert_allclose(faded_out, _np(_at(d, stage - 1, 1.0)(x)), atol=1e-5)
 
 
+def test_fade_in_blends_the_real_images_the_discriminator_receives():
+    """Karras et al. 2018, Fig. 2: during a fade-in the real images are interpolated between the two resolutions
+    with the networks' alpha. At alpha = 0 the discriminator receives the previous resolution's version, at
+    alpha = 1 the current one's (nearest-upsampled to full size, which its average pool gives back)."""
+    gan = _game()
+    _compile(gan)
+    x = keras.ops.convert_to_tensor(np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)).astype("float32"))
+    seen = []
+    discriminate = gan._discriminate
+
+    def recording(images, training=True):
+        seen.append(_np(images))
+        return discriminate(images, training=training)
+
+    gan._discriminate = recording  # what the train step hands the discriminator: the reals and two fake batches
+
+    def at(size):  # x averaged over size x size blocks, at full resolution
+        pooled = _np(x).reshape(4, 16 // size, size, 16 // size, size, 1).mean(axis=(2, 4))
+        return np.repeat(np.repeat(pooled, size, axis=1), size, axis=2)
+
+    cases = [(0, 1.0, _np(x))]
+    for stage in (1, 2):
+        current, previous = at(2 ** (2 - stage)), at(2 ** (3 - stage))
+        cases += [(stage, 0.0, previous), (stage, 1.0, current), (stage, 0.25, 0.75 * previous + 0.25 * current)]
+    for stage, alpha, want in cases:
+        gan.set_progress(stage, alpha)
+        seen.clear()
+        gan.train_step(x)  # eagerly: one step
+        assert len(seen) == 3 and sum(np.allclose(s, want, atol=1e-6) for s in seen) == 1, (stage, alpha)
+    assert np.abs(at(2) - at(4)).max() > 0.1 and np.abs(at(1) - at(2)).max() > 0.1  # the resolutions differ
+
+
 def test_networks_round_trip_their_stage_and_reject_bad_arguments():
     g = nets.progressive_generator(LATENT, (8, 16, 3), width=4, stage=1)
     d = nets.progressive_discriminator((8, 16, 3), width=4)

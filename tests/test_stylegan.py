@@ -27,6 +27,10 @@ def _broadcast(w, num_layers):
     return np.repeat(np.asarray(w)[:, None], num_layers, axis=1)
 
 
+def _noise_layers(generator):
+    return [layer for layer in nets.style_parts(generator)[1].layers if isinstance(layer, NoiseInjection)]
+
+
 def _pattern_images(n=64, seed=0):
     """Bright squares on a dark background at random places: tiny data with an obvious mean image."""
     rng = np.random.default_rng(seed)
@@ -229,11 +233,62 @@ def test_keras_round_trip_keeps_weights_optimizers_average_w_and_samples(tmp_pat
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(_np(loaded.w_avg), _np(game.w_avg))
     assert int(loaded.g_optimizer.iterations) == 2 and int(loaded.d_optimizer.iterations) == 4
+    # The noise layers' training streams were saved: the reloaded ones continue where the trained ones stopped.
+    noise = list(zip(_noise_layers(game.generator), _noise_layers(loaded.generator)))
+    assert len(noise) == game.num_style_layers
+    for a, b in noise:
+        assert not np.array_equal(_np(a.seed_generator.state), _np(NoiseInjection(seed=a.seed).seed_generator.state))
+        np.testing.assert_array_equal(_np(b.seed_generator.state), _np(a.seed_generator.state))
+        np.testing.assert_array_equal(_np(keras.random.normal((2, 3), seed=b.seed_generator)),
+                                      _np(keras.random.normal((2, 3), seed=a.seed_generator)))
     for kwargs in ({}, {"psi": 0.5}, {"mix_styles_at": 2}):
         np.testing.assert_array_equal(game.generate(4, seed=1, **kwargs), loaded.generate(4, seed=1, **kwargs))
     loaded.compile(g_optimizer=loaded.g_optimizer, d_optimizer=loaded.d_optimizer, run_eagerly=True)
     loaded.fit(_pattern_images(32), batch_size=16, epochs=1, verbose=0)
     assert int(loaded.g_optimizer.iterations) == 4
+
+
+def test_w_avg_moves_once_per_step_through_the_ema_mapping_and_psi_0_samples_it():
+    """With d_steps=2, w_avg takes one EMA step per train step, on w from the EMA mapping network (the one
+    sampling truncates). The mappings here ignore z (their last layer's kernel is zero), so each step's w is
+    known exactly: the training mapping gives 1 .. 2, the EMA one starts at 3 .. 4 and halves its distance to
+    the training one per step (ema=0.5; the generator does not learn, with a learning rate of 0)."""
+    game = tiny_game(ema=0.5, d_steps=2, w_avg_decay=0.6)
+    mappings = [nets.style_parts(net)[0] for net in (game.generator, game.ema_generator)]
+    for mapping, start in zip(mappings, (1.0, 3.0)):
+        last = [layer for layer in mapping.layers if isinstance(layer, keras.layers.Dense)][-1]
+        last.kernel.assign(np.zeros(last.kernel.shape, "float32"))
+        last.bias.assign(np.linspace(start, start + 1, game.w_dim).astype("float32"))
+    game.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    z = np.random.default_rng(0).standard_normal((4, LATENT)).astype("float32")
+    ws = []  # the EMA mapping's w after each step: what that step's w_avg update saw
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            ws.append(_np(mappings[1](z))[0])
+
+    game.fit(_pattern_images(48), batch_size=16, epochs=1, verbose=0, shuffle=False, callbacks=[Record()])
+    assert len(ws) == 3 and int(game.d_optimizer.iterations) == 6
+    np.testing.assert_array_equal(_np(mappings[0](z)), np.repeat(np.linspace(1, 2, game.w_dim, dtype="float32")[None],
+                                                                  4, 0))
+    assert np.abs(ws[0] - ws[-1]).min() > 0.5  # the EMA mapping moved between the updates
+
+    def average(sources, per_step=1):
+        w_avg = np.zeros(game.w_dim)
+        for w in sources:
+            for _ in range(per_step):
+                w_avg = 0.6 * w_avg + 0.4 * w
+        return w_avg
+
+    np.testing.assert_allclose(_np(game.w_avg), average(ws), rtol=1e-5)
+    assert np.abs(_np(game.w_avg) - average(ws, per_step=3)).max() > 0.1  # one update per fake batch: wrong
+    assert np.abs(_np(game.w_avg) - average([_np(mappings[0](z))[0]] * 3)).max() > 0.1  # the training mapping
+    # psi = 0: every sample is the image of w_avg through the sampled (EMA) synthesis network.
+    synthesis = nets.style_parts(game.ema_generator)[1]
+    synthesis.get_layer("to_image").bias.assign([0.3])  # now it differs from the training synthesis network
+    want = _np(synthesis(_broadcast(_np(game.w_avg)[None], game.num_style_layers)))
+    np.testing.assert_allclose(game.generate(3, seed=5, psi=0.0), np.repeat(want, 3, axis=0), atol=1e-5)
+    assert np.abs(want - _np(game.synthesis(_broadcast(_np(game.w_avg)[None], game.num_style_layers)))).max() > 0.1
 
 
 def test_export_matches_keras_in_onnx_and_saved_model(tmp_path):

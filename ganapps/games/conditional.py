@@ -86,8 +86,17 @@ def _accuracy(one_hot, logits):
     return ops.mean(ops.cast(hits, "float32"))
 
 
+class _ExportsConditioning:
+    """Mixin for games whose generator takes a condition vector described by their ``conditioning``."""
+
+    def export_metadata(self) -> dict[str, Any]:
+        """Keys for an export's ``metadata.json``, so the runner can build the condition input from labels or
+        codes. :func:`ganapps.export.export_generator` calls this hook itself: there is nothing to pass."""
+        return {"conditioning": self.conditioning}
+
+
 @keras.saving.register_keras_serializable(package="ganapps")
-class ConditionalGAN(GAN):
+class ConditionalGAN(_ExportsConditioning, GAN):
     """A GAN whose players both see a condition: class labels or attribute vectors (Mirza & Osindero 2014).
 
     The data yields ``(samples, labels)``: ``fit(images, labels)`` or a dataset of pairs (e.g.
@@ -205,11 +214,6 @@ class ConditionalGAN(GAN):
             return {"kind": "class", "num_classes": self.num_classes, "condition_dim": self.condition_dim,
                     "encoding": "one_hot", "input": self.generator.inputs[1].name}
         return {"kind": "attributes", "condition_dim": self.condition_dim, "input": self.generator.inputs[1].name}
-
-    def export_metadata(self) -> dict[str, Any]:
-        """Keys for an export's ``metadata.json``, so the runner can encode labels:
-        ``export_generator(game, directory, extra_metadata=game.export_metadata())``."""
-        return {"conditioning": self.conditioning}
 
     def condition_vector(self, labels):
         """In-graph: class ids ``(batch,)``/``(batch, 1)`` (or ``(batch, K)`` class vectors) to one-hot float32;
@@ -374,7 +378,7 @@ class ACGAN(ConditionalGAN):
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class InfoGAN(GAN):
+class InfoGAN(_ExportsConditioning, GAN):
     """InfoGAN (Chen et al. 2016): latent codes that a Q head must recover from the generator's output.
 
     The generator takes ``[z, codes]``; codes are the one-hot categorical codes followed by the continuous
@@ -436,14 +440,18 @@ class InfoGAN(GAN):
                 "continuous_codes": self.continuous_codes, "condition_dim": self.code_dim,
                 "continuous_prior": "uniform(-1, 1)", "input": self.generator.inputs[1].name}
 
-    def export_metadata(self) -> dict[str, Any]:
-        """Keys for an export's ``metadata.json``: ``export_generator(game, dir, extra_metadata=...)``."""
-        return {"conditioning": self.conditioning}
-
     # -- the game ----------------------------------------------------------------------------------------
-    def sample_codes(self, n, seed=None):
-        """Draw ``n`` code vectors from their prior in-graph (the game's seed stream when ``seed`` is None)."""
-        seed = self.seed_generator if seed is None else seed
+    def sample_codes(self, n: Any, seed: int | keras.random.SeedGenerator | None = None) -> Any:
+        """Draw ``n`` code vectors from their prior in-graph: from the game's seed stream when ``seed`` is None,
+        else from a stream started at ``seed`` (an int, or a ``keras.random.SeedGenerator``).
+
+        An int is wrapped in a ``SeedGenerator`` first: passed as it is to every draw, it would give two
+        categorical codes of one size the same values, and the continuous codes values tied to them.
+        """
+        if seed is None:
+            seed = self.seed_generator
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seed = keras.random.SeedGenerator(int(seed))
         parts = [ops.one_hot(keras.random.randint((n,), 0, k, seed=seed), k) for k in self.categorical_codes]
         if self.continuous_codes:
             parts.append(keras.random.uniform((n, self.continuous_codes), -1.0, 1.0, seed=seed))

@@ -9,7 +9,10 @@ a ``.keras`` round trip or a ``BackupAndRestore`` resume continues at the right 
 
 ``fit`` adds a :class:`ProgressiveSchedule` callback unless one is given. It assigns alpha before each batch
 (a variable: no retrace) and, when the stage changes, rebuilds the train function so the new blocks are traced
-and trained. ``fit`` logs ``stage``, ``resolution`` (height) and ``alpha`` next to the losses.
+and trained. ``fit`` logs ``stage``, ``resolution`` (height) and ``alpha`` next to the losses. During a fade-in
+the real images are blended between the two resolutions with the same alpha as the networks (the paper's
+Fig. 2), so real and generated images are equally sharp (see
+:meth:`~ganapps.nets.progressive.ProgressiveDiscriminator.blend_real`); the penalties see the blended reals.
 
 With ``steps_per_execution`` > 1, stage and alpha move between executions, not inside one.
 """
@@ -136,6 +139,12 @@ class ProgressiveGAN(GAN):
         logs["resolution"] = ops.convert_to_tensor(self.generator.resolution()[0], "int32")
         logs["alpha"] = ops.convert_to_tensor(self.generator.alpha)
         return logs
+
+    def _unpack(self, data: Any) -> tuple[Any, Any]:
+        """The real batch faded between resolutions like the generator's output (nothing changes at alpha = 1
+        or at stage 0)."""
+        real, condition = super()._unpack(data)
+        return self.discriminator.blend_real(real), condition
 
     def _update_ema(self) -> None:
         decay = self.ema_decay

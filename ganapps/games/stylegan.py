@@ -8,8 +8,11 @@ correlated, so that coarse styles (pose, shape) and fine ones (colour, texture) 
 draw happens in-graph (a crossover index per sample and a mask over the layer axis), so it runs under XLA and
 ``tf.distribute`` like the rest of the train step.
 
-The game also tracks the average ``w`` (an exponential moving average over training batches, as StyleGAN
-does) for the truncation trick in w-space: ``w' = w_avg + psi * (w - w_avg)``.
+The game also tracks the average ``w`` (an exponential moving average, as StyleGAN does) for the truncation
+trick in w-space: ``w' = w_avg + psi * (w - w_avg)``. It is updated once per train step, after the generator
+(and EMA) update, from a fresh batch of latents mapped by the network that sampling uses: the EMA generator's
+mapping network when there is one, else the training one. The truncation centre is thus the average w of the
+very network :meth:`StyleGAN.map_latents` truncates, not of a different (training) network's w.
 
 Losses, ``d_steps``, R1, gradient penalty, EMA generator and augmentation all work as in :class:`GAN`; the
 paper's setting is ``loss="non_saturating", r1=10``. Exports take the (EMA) generator ``z -> image``, which uses
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -60,7 +64,8 @@ class StyleGAN(GAN):
         mapping, synthesis: the two networks (from :func:`ganapps.nets.style_mapping` and
             :func:`ganapps.nets.style_synthesis`), joined into the generator; instead of ``generator``.
         style_mixing: probability that a training sample mixes the styles of two latents (0.9 in the paper).
-        w_avg_decay: decay of the moving average of w kept for truncation (0.995 as in StyleGAN2).
+        w_avg_decay: decay of the moving average of w kept for truncation (0.995 as in StyleGAN2), updated
+            once per train step through the (EMA) mapping network that sampling uses.
         **kwargs: the other options of :class:`GAN` (``loss``, ``d_steps``, ``r1``, ``ema``, ``augment``,
             ``seed``, ...).
     """
@@ -129,11 +134,22 @@ class StyleGAN(GAN):
         return mix_styles(w1, w2, crossover, num_layers), w1, w2, crossover
 
     def _fake_batch(self, batch):
-        ws, w1, _, _ = self._draw_styles(batch)
-        batch_mean = ops.mean(ops.cast(ops.stop_gradient(w1), "float32"), axis=0)
+        ws, _, _, _ = self._draw_styles(batch)
+        return self.synthesis(ws, training=True)
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        logs = super().train_step(data)
+        real, _ = self._unpack(data)
+        self._update_w_avg(ops.shape(real)[0])
+        return logs
+
+    def _update_w_avg(self, batch) -> None:
+        """One step of the moving average of w, on fresh latents through the sampled (EMA) mapping network."""
+        mapping, _ = self._inference_parts()
+        w = mapping(self._replica_draw(self.sample_latents, batch), training=False)
+        batch_mean = ops.mean(ops.cast(ops.stop_gradient(w), "float32"), axis=0)
         decay = self.w_avg_decay
         self.w_avg.assign(decay * self.w_avg + (1.0 - decay) * batch_mean)
-        return self.synthesis(ws, training=True)
 
     # -- sampling ----------------------------------------------------------------------------------------
     def _inference_parts(self) -> tuple[keras.Model, keras.Model]:
@@ -141,7 +157,8 @@ class StyleGAN(GAN):
 
     def map_latents(self, z: np.ndarray, psi: float | None = None, batch_size: int = 256) -> np.ndarray:
         """``w = mapping(z)`` with the inference (EMA) generator, truncated toward the average w when ``psi``
-        is set (``psi=1``: no truncation; ``psi=0``: every sample is the average)."""
+        is set (``psi=1``: no truncation; ``psi=0``: every sample is the average). The average is measured
+        through the same mapping network during training."""
         batch_size = _checks.positive_int(batch_size, "batch_size")
         psi = _check_psi(psi)
         mapping, _ = self._inference_parts()

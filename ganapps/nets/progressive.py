@@ -11,7 +11,9 @@ The interface does not change with the stage: the generator always returns full-
 current stage's image upsampled by nearest neighbour) and the discriminator always takes full-resolution
 images and average-pools them to its current resolution. The base :class:`~ganapps.games.gan.GAN` game, its
 data pipeline and the exporter work unchanged, and real images are seen at the current resolution (the
-average pool of a nearest-upsampled image is the low-resolution image).
+average pool of a nearest-upsampled image is the low-resolution image). During a fade-in the real images
+must fade too, or the discriminator could tell the generator's half-blended images from sharp real ones:
+:meth:`ProgressiveDiscriminator.blend_real` blends them between the two resolutions with the same alpha.
 
 Both are subclassed models; :meth:`ProgressiveGenerator.functional` gives a functional ``keras.Model`` that
 shares the trained layers, which is what sampling and export use.
@@ -312,6 +314,23 @@ class ProgressiveDiscriminator(_Progressive):
 
     def call(self, images: Any, training: bool | None = None) -> Any:
         return self._forward(images, self.stage, blend=self.stage > 0)
+
+    def blend_real(self, images: Any) -> Any:
+        """Real full-resolution images as they must look at the current stage and alpha.
+
+        Karras et al. (2018, Fig. 2) interpolate the real images between the two resolutions of a fade-in, as
+        the generator's output is: ``(1 - alpha) * previous + alpha * current``, where ``current`` is the
+        stage's resolution and ``previous`` the one below, nearest-upsampled to it. The blend is returned at full
+        resolution (nearest upsampling), so this network's own average pool gives it back. alpha is read
+        in-graph from the fade-in variable (no retrace); at stage 0 the images pass through unchanged.
+        """
+        if self.stage == 0:
+            return images
+        factor = 2 ** (self.levels - self.stage)
+        current = downsample(images, factor)
+        previous = upsample(downsample(current, 2), 2)
+        alpha = ops.cast(self.alpha, current.dtype)
+        return upsample((1.0 - alpha) * previous + alpha * current, factor)
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable,
