@@ -230,7 +230,7 @@ def test_error_generator_discriminator_mismatch():
 
 
 def test_error_latent_dim_mismatch():
-    with pytest.raises(ValueError, match=r"latent_dim: expected the generator's input size 8; got 16"):
+    with pytest.raises(ValueError, match=r"latent_dim: expected the generator's z size 8; got 16"):
         GAN(nets.dcgan_generator(8, (8, 8, 1)), nets.dcgan_discriminator((8, 8, 1)), latent_dim=16)
 
 

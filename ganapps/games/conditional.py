@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganapps import _checks, latent, runtime
-from ganapps.games.gan import GAN, _fmt, _shapes_compatible
+from ganapps.games.gan import GAN, _fmt, _latent_size, _shapes_compatible
 from ganapps.nets.conditional import check_codes
 
 __all__ = ["ConditionalGAN", "ACGAN", "InfoGAN", "categorical_purity"]
@@ -42,15 +42,7 @@ def _latent_dim_of(latent_dim, generator: keras.Model, second: str) -> int:
     if not isinstance(shapes, list) or len(shapes) != 2 or any(len(s) != 2 for s in shapes):
         raise ValueError(f"generator: expected two vector inputs [z, {second}] of shapes (batch, latent_dim) and "
                          f"(batch, {second}_dim); got inputs of shape {shapes}")
-    inferred = shapes[0][-1]
-    if latent_dim is None:
-        if inferred is None:
-            raise ValueError("latent_dim: expected an int, since the generator's z size is unknown; got None")
-        return int(inferred)
-    latent_dim = _checks.positive_int(latent_dim, "latent_dim")
-    if inferred is not None and inferred != latent_dim:
-        raise ValueError(f"latent_dim: expected the generator's z size {inferred}; got {latent_dim}")
-    return latent_dim
+    return _latent_size(latent_dim, shapes[0][-1])
 
 
 def _check_keras_models(generator, discriminator) -> None:

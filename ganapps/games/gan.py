@@ -133,15 +133,7 @@ class GAN(SavesSeedState, keras.Model):
         g_in = generator.input_shape
         if isinstance(g_in, list) or len(g_in) != 2:
             raise ValueError(f"generator: expected one input of shape (batch, latent_dim); got {g_in}")
-        inferred = g_in[-1]
-        if latent_dim is None:
-            if inferred is None:
-                raise ValueError("latent_dim: expected an int, since the generator's input size is unknown; got None")
-            return int(inferred)
-        latent_dim = _checks.positive_int(latent_dim, "latent_dim")
-        if inferred is not None and inferred != latent_dim:
-            raise ValueError(f"latent_dim: expected the generator's input size {inferred}; got {latent_dim}")
-        return latent_dim
+        return _latent_size(latent_dim, g_in[-1])
 
     # -- compile / fit -----------------------------------------------------------------------------------
     def compile(self, g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
@@ -433,6 +425,18 @@ class GAN(SavesSeedState, keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _latent_size(latent_dim, inferred: int | None) -> int:
+    """``latent_dim`` checked against the size of the generator's z input (``inferred``), or taken from it."""
+    if latent_dim is None:
+        if inferred is None:
+            raise ValueError("latent_dim: expected an int, since the generator's z size is unknown; got None")
+        return int(inferred)
+    latent_dim = _checks.positive_int(latent_dim, "latent_dim")
+    if inferred is not None and inferred != latent_dim:
+        raise ValueError(f"latent_dim: expected the generator's z size {inferred}; got {latent_dim}")
+    return latent_dim
 
 
 def _optimizer(value, argument: str) -> keras.optimizers.Optimizer:
