@@ -246,6 +246,55 @@ class PixelNorm(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
+class ScaledDense(layers.Layer):
+    """A dense layer with an equalized, optionally reduced, learning rate (StyleGAN's mapping-network layers).
+
+    The stored kernel ``v`` is drawn from N(0, 1 / lr_multiplier^2) and used as ``c * v`` with
+    ``c = lr_multiplier * gain / sqrt(fan_in)`` (the bias likewise, as ``lr_multiplier * b``). The layer thus
+    starts like a He-initialised Dense, but an optimizer step on ``v`` moves the kernel actually used by
+    ``c`` times that step: with Adam, whose steps have a size independent of the gradient's scale, every
+    layer learns at the same relative speed whatever its fan-in (equalized learning rate), and
+    ``lr_multiplier=0.01`` makes the mapping network learn 100x slower than the rest, which keeps it from
+    collapsing all latents onto one w before the synthesis network has learned to use them.
+    """
+
+    def __init__(self, units: int, lr_multiplier: float = 1.0, gain: float = 2 ** 0.5, use_bias: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = _checks.positive_int(units, "units")
+        for argument, value in (("lr_multiplier", lr_multiplier), ("gain", gain)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise _checks.fail(argument, "a positive number", repr(value))
+        if not isinstance(use_bias, bool):
+            raise _checks.fail("use_bias", "a bool", repr(use_bias))
+        self.lr_multiplier = float(lr_multiplier)
+        self.gain = float(gain)
+        self.use_bias = use_bias
+
+    def build(self, input_shape):
+        fan_in = input_shape[-1]
+        if fan_in is None:
+            raise _checks.fail("inputs", "a known last dimension", f"shape {input_shape}")
+        self.runtime_scale = self.lr_multiplier * self.gain / float(fan_in) ** 0.5
+        self.kernel = self.add_weight(shape=(fan_in, self.units), name="kernel",
+                                      initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier))
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias") if self.use_bias else None
+
+    def call(self, x):
+        y = ops.matmul(x, ops.cast(self.kernel, self.compute_dtype) * self.runtime_scale)
+        if self.bias is not None:
+            y = y + ops.cast(self.bias, self.compute_dtype) * self.lr_multiplier
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "lr_multiplier": self.lr_multiplier,
+                "gain": self.gain, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
 class ConstantInput(layers.Layer):
     """A learned (height, width, channels) tensor repeated over the batch: the synthesis network's start.
 
