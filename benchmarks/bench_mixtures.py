@@ -53,7 +53,7 @@ N_EVAL = 2500
 
 
 def run(name: str, kind: str, seed: int, steps: int, batch: int, latent_dim: int, hidden: tuple[int, ...],
-        lr_scale: float = 1.0, ema: float | None = None, plot_dir: str | None = None) -> dict:
+        lr_scale: float = 1.0, ema: float | None = None, plot_dir: str | None = None, lr_decay: bool = False) -> dict:
     loss, d_steps, gp, r1, lr, b1, b2 = CONFIGS[name]
     lr *= lr_scale
     samples, centers = data.gaussian_mixture(kind, steps * batch, seed=seed + 1000)
@@ -62,8 +62,12 @@ def run(name: str, kind: str, seed: int, steps: int, batch: int, latent_dim: int
     game = GAN(nets.mlp_generator(latent_dim, 2, hidden=hidden),
                nets.mlp_discriminator(2, hidden=hidden),
                loss=loss, d_steps=d_steps, gradient_penalty=gp, r1=r1, ema=ema, seed=seed)
-    game.compile(keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2),
-                 keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2), jit_compile=True, steps_per_execution=100)
+    g_lr, d_lr = lr, lr
+    if lr_decay:  # cosine decay to 0 over the run: late, small steps stop the players circling and sharpen samples
+        g_lr = keras.optimizers.schedules.CosineDecay(lr, steps)
+        d_lr = keras.optimizers.schedules.CosineDecay(lr, steps * d_steps)
+    game.compile(keras.optimizers.Adam(g_lr, beta_1=b1, beta_2=b2),
+                 keras.optimizers.Adam(d_lr, beta_1=b1, beta_2=b2), jit_compile=True, steps_per_execution=100)
     start = time.perf_counter()
     history = game.fit(dataset, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
@@ -109,6 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", default="256,256,256")
     parser.add_argument("--lr-scale", type=float, default=1.0, help="multiply every configuration's learning rate")
     parser.add_argument("--ema", type=float, default=None, help="generator EMA decay for sampling (default: off)")
+    parser.add_argument("--lr-decay", action="store_true", help="cosine-decay both learning rates to 0 over the run")
     parser.add_argument("--plot", default=None, metavar="DIR", help="save a scatter plot of every run's samples")
     parser.add_argument("--json", default=None, help="also write all runs to this JSON file")
     args = parser.parse_args(argv)
@@ -119,12 +124,13 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     hidden = tuple(int(h) for h in args.hidden.split(","))
     print(f"# {args.kind}: {args.steps} generator steps of batch {args.batch}, latent {args.latent_dim}, "
-          f"MLP {hidden}, seeds {seeds}, {N_EVAL} samples scored; load average {os.getloadavg()[0]:.1f}\n")
+          f"MLP {hidden}, lr x{args.lr_scale}{' cosine-decayed' if args.lr_decay else ''}, seeds {seeds}, "
+          f"{N_EVAL} samples scored; load average {os.getloadavg()[0]:.1f}\n")
     runs = []
     for name in names:
         for seed in seeds:
-            result = run(name, args.kind, seed, args.steps, args.batch, args.latent_dim, hidden, args.lr_scale, args.ema,
-                         args.plot)
+            result = run(name, args.kind, seed, args.steps, args.batch, args.latent_dim, hidden, args.lr_scale,
+                         args.ema, args.plot, args.lr_decay)
             runs.append(result)
             print(f"  {name} seed {seed}: {result['modes']}/{result['n_modes']} modes, "
                   f"{100 * result['high_quality']:.1f}% high quality, {result['seconds']:.0f} s", file=sys.stderr)
