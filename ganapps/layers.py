@@ -28,6 +28,10 @@ class _SpectralNorm:
     ``power_iterations`` times by each training call and used as it is at inference.
     """
 
+    def build(self, input_shape) -> None:
+        super().build(input_shape)  # the wrapped layer's kernel and bias
+        self._build_u()
+
     def _build_u(self) -> None:
         self.u = self.add_weight(name="u", shape=(self._kernel.shape[-1],),
                                  initializer=keras.initializers.RandomNormal(), trainable=False, autocast=False,
@@ -78,10 +82,6 @@ class SNDense(_SpectralNorm, layers.Dense):
         super().__init__(units, **kwargs)
         self.power_iterations = self._check_power_iterations(power_iterations)
 
-    def build(self, input_shape) -> None:
-        super().build(input_shape)
-        self._build_u()
-
     def call(self, inputs, training=None):
         x = ops.matmul(inputs, self.normalized_kernel(bool(training)))
         if self.bias is not None:
@@ -106,10 +106,6 @@ class SNConv2D(_SpectralNorm, layers.Conv2D):
     def __init__(self, filters: int, kernel_size, power_iterations: int = 1, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
         self.power_iterations = self._check_power_iterations(power_iterations)
-
-    def build(self, input_shape) -> None:
-        super().build(input_shape)
-        self._build_u()
 
     def call(self, inputs, training=None):
         x = self.convolution_op(inputs, self.normalized_kernel(bool(training)))

@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganapps import _checks, latent, runtime
-from ganapps.games.gan import GAN, _fmt, _latent_size, _shapes_compatible
+from ganapps.games.gan import GAN, _check_models, _check_sample_input, _fmt, _latent_size
 from ganapps.nets.conditional import check_codes
 
 __all__ = ["ConditionalGAN", "ACGAN", "InfoGAN", "categorical_purity"]
@@ -43,20 +43,6 @@ def _latent_dim_of(latent_dim, generator: keras.Model, second: str) -> int:
         raise ValueError(f"generator: expected two vector inputs [z, {second}] of shapes (batch, latent_dim) and "
                          f"(batch, {second}_dim); got inputs of shape {shapes}")
     return _latent_size(latent_dim, shapes[0][-1])
-
-
-def _check_keras_models(generator, discriminator) -> None:
-    for argument, net in (("generator", generator), ("discriminator", discriminator)):
-        if not isinstance(net, keras.Model):
-            raise ValueError(f"{argument}: expected a keras.Model; got {type(net).__name__}")
-
-
-def _check_sample_input(generator: keras.Model, shape) -> None:
-    """The discriminator's sample input must take what the generator makes."""
-    g_out = tuple(generator.output_shape[1:])
-    if not _shapes_compatible(g_out, tuple(shape[1:])):
-        raise ValueError(f"discriminator: expected a sample input matching the generator's output {_fmt(g_out)}; "
-                         f"got one taking {_fmt(tuple(shape[1:]))}")
 
 
 def _output_shapes(model: keras.Model) -> list:
@@ -123,7 +109,7 @@ class ConditionalGAN(_ExportsConditioning, GAN):
         self._check_condition_networks()
 
     # -- checks ------------------------------------------------------------------------------------------
-    _check_networks = staticmethod(_check_keras_models)  # the shapes are checked once the condition is known
+    _check_networks = staticmethod(_check_models)  # the shapes are checked once the condition is known
 
     def _check_latent_dim(self, latent_dim, generator) -> int:
         return _latent_dim_of(latent_dim, generator, self._second_input)

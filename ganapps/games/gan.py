@@ -119,14 +119,8 @@ class GAN(SavesSeedState, keras.Model):
     # -- checks ------------------------------------------------------------------------------------------
     @staticmethod
     def _check_networks(generator, discriminator) -> None:
-        for argument, net in (("generator", generator), ("discriminator", discriminator)):
-            if not isinstance(net, keras.Model):
-                raise ValueError(f"{argument}: expected a keras.Model; got {type(net).__name__}")
-        g_out = tuple(generator.output_shape[1:])
-        d_in = tuple(discriminator.input_shape[1:])
-        if not _shapes_compatible(g_out, d_in):
-            raise ValueError(f"discriminator: expected an input shape matching the generator's output "
-                             f"{_fmt(g_out)}; got a discriminator taking {_fmt(d_in)}")
+        _check_models(generator, discriminator)
+        _check_sample_input(generator, discriminator.input_shape)
 
     @staticmethod
     def _check_latent_dim(latent_dim, generator) -> int:
@@ -425,6 +419,21 @@ class GAN(SavesSeedState, keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _check_models(generator, discriminator) -> None:
+    for argument, net in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(net, keras.Model):
+            raise ValueError(f"{argument}: expected a keras.Model; got {type(net).__name__}")
+
+
+def _check_sample_input(generator: keras.Model, input_shape) -> None:
+    """The discriminator's sample input (``input_shape``, batch first) must take what the generator makes."""
+    g_out = tuple(generator.output_shape[1:])
+    d_in = tuple(input_shape[1:])
+    if not _shapes_compatible(g_out, d_in):
+        raise ValueError(f"discriminator: expected an input shape matching the generator's output "
+                         f"{_fmt(g_out)}; got a discriminator taking {_fmt(d_in)}")
 
 
 def _latent_size(latent_dim, inferred: int | None) -> int:

@@ -124,9 +124,17 @@ class _Progressive(keras.Model):
         shift = self.levels - stage
         return self.image_shape[0] >> shift, self.image_shape[1] >> shift
 
-    def _shared_config(self) -> dict:
-        return {"image_shape": self.image_shape, "width": self.width, "max_width": self.max_width,
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable,
+                "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+                "image_shape": self.image_shape, "width": self.width, "max_width": self.max_width,
                 "stage": self.stage}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        config["image_shape"] = tuple(config["image_shape"])
+        return cls(**config)
 
 
 def check_stage(value, num_stages: int) -> int:
@@ -231,17 +239,7 @@ class ProgressiveGenerator(_Progressive):
         return self._views.models[key]
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
-        config.update(self._shared_config())
-        config.update({"latent_dim": self.latent_dim, "pixel_norm": self.pixel_norm})
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> ProgressiveGenerator:
-        config = dict(config)
-        config["image_shape"] = tuple(config["image_shape"])
-        return cls(**config)
+        return {**super().get_config(), "latent_dim": self.latent_dim, "pixel_norm": self.pixel_norm}
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
@@ -332,17 +330,6 @@ class ProgressiveDiscriminator(_Progressive):
         alpha = ops.cast(self.alpha, current.dtype)
         return upsample((1.0 - alpha) * previous + alpha * current, factor)
 
-    def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
-        config.update(self._shared_config())
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> ProgressiveDiscriminator:
-        config = dict(config)
-        config["image_shape"] = tuple(config["image_shape"])
-        return cls(**config)
 
 
 def progressive_generator(latent_dim: int, image_shape: tuple[int, int, int], width: int = 64,
