@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "augment", "callbacks", "data", "export", "games", "images", "latent", "layers", "losses", "metrics", "nets",
-    "runtime", "train",
+    "pretrained", "runtime", "tiles", "train",
 }
 _GAMES = {
     "GAN": "ganapps.games.gan",
@@ -25,6 +25,7 @@ _GAMES = {
     "InfoGAN": "ganapps.games.conditional",
     "StyleGAN": "ganapps.games.stylegan",
     "ProgressiveGAN": "ganapps.games.progressive",
+    "SRGAN": "ganapps.games.srgan",
 }
 
 __all__ = sorted(_SUBMODULES | set(_GAMES) | {"__version__"})

@@ -215,6 +215,72 @@ class PixelShuffle(layers.Layer):
         return {**super().get_config(), "scale": self.scale}
 
 
+def _keys_cubic(t: float, a: float = -0.5) -> float:
+    t = abs(t)
+    if t <= 1.0:
+        return (a + 2.0) * t ** 3 - (a + 3.0) * t ** 2 + 1.0
+    if t < 2.0:
+        return a * t ** 3 - 5.0 * a * t ** 2 + 8.0 * a * t - 4.0 * a
+    return 0.0
+
+
+def _bicubic_kernel(scale: int) -> np.ndarray:
+    """(5, 5, 1, scale^2) weights: output phase (i, j) of input pixel (h, w) reads inputs h-2..h+2, w-2..w+2."""
+    taps = np.array([[_keys_cubic((p + 0.5) / scale - 0.5 - offset) for offset in range(-2, 3)]
+                     for p in range(scale)])
+    return np.einsum("pi,qj->ijpq", taps, taps).reshape(5, 5, 1, scale * scale).astype(np.float32)
+
+
+def _bicubic_upsample(x, scale: int):
+    """``tf.image.resize(x, scale * size, "bicubic")`` (half-pixel centres, out-of-image taps dropped and the
+    rest renormalised) as a fixed convolution plus depth-to-space, which XLA compiles and ONNX exports; XLA has
+    no ResizeBicubic kernel."""
+    shape = tf.shape(x)
+    n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    kernel = tf.constant(_bicubic_kernel(scale))
+    planes = tf.reshape(tf.transpose(x, (0, 3, 1, 2)), (n * c, h, w, 1))
+    padding = [[0, 0], [2, 2], [2, 2], [0, 0]]
+    weighted = tf.nn.conv2d(tf.pad(planes, padding), kernel, 1, "VALID")
+    coverage = tf.nn.conv2d(tf.pad(tf.ones_like(planes[:1]), padding), kernel, 1, "VALID")
+    up = tf.nn.depth_to_space(weighted / coverage, scale)
+    return tf.transpose(tf.reshape(up, (n, c, h * scale, w * scale)), (0, 2, 3, 1))
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class ResizeBy(layers.Layer):
+    """Resize images by an integer factor, reading height and width from the tensor at run time.
+
+    ``UpSampling2D(interpolation="bilinear")`` fails ONNX export when height and width are dynamic; resizing to
+    ``tf.shape(x)[1:3] * scale`` exports as an ONNX ``Resize`` that takes any size.
+
+    Args:
+        scale: the upsampling factor.
+        interpolation: ``"bilinear"``, ``"bicubic"`` (Keys' kernel, a = -0.5) or ``"nearest"`` (half-pixel
+            centres, no antialiasing).
+    """
+
+    def __init__(self, scale: int = 2, interpolation: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.scale = _checks.positive_int(scale, "scale")
+        if interpolation not in ("bilinear", "bicubic", "nearest"):
+            raise _checks.fail("interpolation", "'bilinear', 'bicubic' or 'nearest'", repr(interpolation))
+        self.interpolation = interpolation
+
+    def call(self, inputs):
+        if self.interpolation == "bicubic":
+            return tf.cast(_bicubic_upsample(tf.cast(inputs, tf.float32), self.scale), inputs.dtype)
+        size = tf.shape(inputs)[1:3] * self.scale
+        return tf.cast(tf.image.resize(inputs, size, method=self.interpolation), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        s = self.scale
+        return (n, None if h is None else h * s, None if w is None else w * s, c)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale, "interpolation": self.interpolation}
+
+
 
 # -- style-based generator (AdaIN, noise injection) -------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="ganapps")

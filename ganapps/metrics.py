@@ -10,7 +10,9 @@ Distances between a real and a generated set, computed on activations of a featu
 
 One set alone: :func:`inception_score` (Salimans et al. 2016). Mode collapse on the 2-D mixtures of
 :func:`ganapps.data.gaussian_mixture`: :func:`mode_coverage`. Paired images (super-resolution,
-image-to-image): :func:`psnr` and :func:`ssim`.
+image-to-image): :func:`psnr` and :func:`ssim`; for super-resolution :func:`sr_quality` scores them by the
+published protocol (luma from :func:`rgb_to_y`, border cropped) and :func:`mean_gradient_magnitude` measures
+sharpness.
 
 Feature extractors: :func:`digit_classifier` (a small CNN on 16x16 digits that the project trains and ships
 in ``saved_models/digit_classifier/``; :func:`digit_features` and :func:`digit_feature_model` give its
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from ganapps import _checks
+from ganapps import _checks, pretrained
 
 if TYPE_CHECKING:
     import keras
@@ -64,9 +66,12 @@ __all__ = [
     "inception_score",
     "kid",
     "main",
+    "mean_gradient_magnitude",
     "mode_coverage",
     "precision_recall_density_coverage",
     "psnr",
+    "rgb_to_y",
+    "sr_quality",
     "ssim",
     "train_digit_classifier",
 ]
@@ -620,6 +625,182 @@ def ssim(a: Any, b: Any, data_range: float = 2.0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Super-resolution evaluation: luma, the SRGAN protocol, sharpness.
+
+_Y_OFFSET = 16.0
+_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # ITU-R BT.601 studio range: Y in [16, 235] for RGB in [0, 1]
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 full range: the luma of PIL's convert("L")
+_RANGE_SLACK = 1e-6
+
+
+def _value_range(data_range: float) -> tuple[float, float]:
+    """The value range a ``data_range`` stands for: [-1, 1] for 2 (the library's images), else [0, data_range]
+    (255 for uint8, 1 for floats in [0, 1])."""
+    return (-1.0, 1.0) if data_range == 2.0 else (0.0, data_range)
+
+
+def _to_unit(x: np.ndarray, data_range: float, argument: str, slack: float = _RANGE_SLACK) -> np.ndarray:
+    """Images of ``data_range``'s value range -> float64 in [0, 1]; values beyond the range by more than
+    ``slack`` (a fraction of the range) are a wrong ``data_range``, less is clipped."""
+    low, high = _value_range(data_range)
+    x = _finite(x, argument)
+    lo, hi = float(x.min()), float(x.max())
+    if lo < low - slack * data_range or hi > high + slack * data_range:
+        hint = " (uint8 or 0..255 images: pass data_range=255)" if hi > 1.5 and data_range == 2.0 else ""
+        raise _fail(argument, f"values in [{low:g}, {high:g}] for data_range={data_range:g}{hint}",
+                    f"values from {lo:.6g} to {hi:.6g}")
+    return np.clip((x - low) / data_range, 0.0, 1.0)
+
+
+def _image_batch(x: Any, argument: str, channels: tuple[int, ...] | None = (1, 3)) -> np.ndarray:
+    array = _numeric(x, argument, "a batch of NHWC images")
+    if array.ndim != 4 or array.shape[0] == 0:
+        hint = " (a single image? add a batch axis: x[None])" if array.ndim == 3 else ""
+        raise _fail(argument, "a non-empty batch of NHWC images", f"shape {array.shape}{hint}")
+    if channels is not None and array.shape[-1] not in channels:
+        raise _fail(argument, f"images with {' or '.join(map(str, channels))} channels",
+                    f"{array.shape[-1]} channels (shape {array.shape})")
+    return array
+
+
+def _image_list(x: Any, argument: str) -> list[np.ndarray]:
+    """A NHWC batch or a list of HxWxC images -> a list of HxWxC arrays (for pairs of different sizes)."""
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise _fail(argument, "at least one image", "an empty list")
+        images = []
+        for i, image in enumerate(x):
+            array = _numeric(image, f"{argument}[{i}]", "an HxWxC image")
+            if array.ndim == 2:
+                array = array[..., None]
+            if array.ndim != 3:
+                raise _fail(f"{argument}[{i}]", "an HxWxC image", f"shape {array.shape}")
+            images.append(array)
+        return images
+    return list(_image_batch(x, argument, channels=None))
+
+
+def rgb_to_y(images: Any, data_range: float = 2.0) -> np.ndarray:
+    """ITU-R BT.601 luma Y in [16, 235] on the 0..255 scale, the channel super-resolution papers score on.
+
+    ``Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255`` with R, G, B in 0..255 (SRGAN's, EDSR's and MATLAB's
+    ``rgb2ycbcr`` convention; the same as ``skimage.color.rgb2ycbcr(...)[..., 0]``). A grayscale image is read as
+    R = G = B, so gray and colour images land on the same luma scale.
+
+    Args:
+        images: a batch of NHWC images with 1 or 3 channels.
+        data_range: 2 for the library's [-1, 1] images, 255 for uint8 (values 0..255), 1 for floats in [0, 1].
+
+    Returns:
+        float64 array of shape ``(N, H, W, 1)``.
+    """
+    data_range = _positive_number(data_range, "data_range")
+    return _luma_y(_to_unit(_image_batch(images, "images"), data_range, "images"))
+
+
+def _luma_y(unit: np.ndarray) -> np.ndarray:
+    """Studio-range Y (0..255 scale) of [0, 1] images with 1 or 3 channels, keeping a channel axis of 1."""
+    weights = _Y_WEIGHTS if unit.shape[-1] == 3 else np.array([_Y_WEIGHTS.sum()])
+    return _Y_OFFSET + (unit @ weights)[..., None]
+
+
+def _to_255(image: np.ndarray, data_range: float, y_channel: bool, argument: str, slack: float) -> np.ndarray:
+    """One HxWxC image -> a (1, H, W, C') batch on the 0..255 scale: Y when ``y_channel``, else every channel."""
+    unit = _to_unit(image, data_range, argument, slack=slack)
+    return (_luma_y(unit) if y_channel else 255.0 * unit)[None]
+
+
+def sr_quality(sr: Any, hr: Any, scale: int, border: int | None = None, y_channel: bool = True,
+               data_range: float = 2.0) -> dict[str, np.ndarray]:
+    """PSNR and SSIM of super-resolved images against the originals, by the protocol of SRGAN and its successors.
+
+    Both are computed on the luma Y (:func:`rgb_to_y`, 0..255 scale, data range 255) after cropping ``border``
+    pixels (default: ``scale``) from every side, where upscalers have too little context; so the numbers
+    compare with the published ones. Floating-point outputs are scored as they are (not rounded to 8 bits).
+
+    Args:
+        sr: the super-resolved images: a NHWC batch or a list of HxWxC images (of different sizes).
+        hr: the originals, paired with ``sr`` one to one. An original may be up to ``scale - 1`` pixels taller or
+            wider than its ``sr`` (an image whose size is not a multiple of ``scale``, cut down before
+            downscaling, as :func:`ganapps.data.downscale` does): its bottom and right edges are then dropped.
+        scale: the upscaling factor.
+        border: pixels cropped from each side; ``None`` for ``scale``.
+        y_channel: score the luma (the protocol); ``False`` scores all channels (RGB PSNR/SSIM).
+        data_range: 2 for [-1, 1] images (the library's), 255 for 0..255, 1 for [0, 1]. ``sr`` is clipped to
+            the range first, as saving it to a file would.
+
+    Returns:
+        ``{"psnr": ..., "ssim": ...}``: float64 arrays with one value per image (PSNR in dB, ``inf`` for an
+        exact match).
+
+    Example:
+        >>> hr = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3))
+        >>> sr_quality(hr, hr, scale=4)["psnr"]
+        array([inf, inf])
+    """
+    scale = _positive_int(scale, "scale")
+    border = scale if border is None else border
+    if not (_is_int(border) and border >= 0):
+        raise _fail("border", "an int >= 0 (pixels cropped from each side) or None", repr(border))
+    if not isinstance(y_channel, (bool, np.bool_)):
+        raise _fail("y_channel", "True or False", repr(y_channel))
+    data_range = _positive_number(data_range, "data_range")
+    srs, hrs = _image_list(sr, "sr"), _image_list(hr, "hr")
+    if len(srs) != len(hrs):
+        raise _fail("hr", f"one original per super-resolved image ({len(srs)})", f"{len(hrs)} images")
+    psnrs, ssims = [], []
+    for i, (s, h) in enumerate(zip(srs, hrs)):
+        (sh, sw, sc), (hh, hw, hc) = s.shape, h.shape
+        if sc != hc or not (0 <= hh - sh < scale and 0 <= hw - sw < scale):
+            raise _fail(f"hr[{i}]", f"the shape of sr[{i}] {s.shape} (or up to scale - 1 = {scale - 1} pixels "
+                                    "taller or wider)", f"shape {h.shape}")
+        h = h[:sh, :sw]
+        if sc not in (1, 3) and y_channel:
+            raise _fail(f"sr[{i}]", "1 or 3 channels for y_channel=True", f"{sc} channels")
+        if min(sh, sw) - 2 * border < _SSIM_WINDOW:
+            raise _fail("border", f"a border that leaves at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels of sr[{i}] "
+                                  f"({sh}x{sw}) for SSIM", repr(border))
+        # A linear output layer overshoots the range a little: clip it, as writing the image to a file would;
+        # beyond half the range the data_range is wrong.
+        a = _to_255(s, data_range, y_channel, f"sr[{i}]", slack=0.5)
+        b = _to_255(h, data_range, y_channel, f"hr[{i}]", slack=_RANGE_SLACK)
+        if border:
+            a, b = a[:, border:-border, border:-border], b[:, border:-border, border:-border]
+        psnrs.append(psnr(a, b, data_range=255.0)[0])
+        ssims.append(ssim(a, b, data_range=255.0)[0])
+    return {"psnr": np.array(psnrs, dtype=np.float64), "ssim": np.array(ssims, dtype=np.float64)}
+
+
+def mean_gradient_magnitude(images: Any, data_range: float = 2.0) -> np.ndarray:
+    """Sharpness of each image: the mean length of the luma's gradient, in luma levels (0..255) per pixel.
+
+    The gradient is taken by forward differences, ``(L[y, x+1] - L[y, x], L[y+1, x] - L[y, x])``, over every
+    pixel that has a right and a lower neighbour; the luma is ITU-R BT.601 full range (``0.299 R + 0.587 G +
+    0.114 B`` on 0..255). A constant image scores 0 and blurring lowers the score, so it tells an upscaler that
+    invents texture from one that smooths; it rewards noise too, so read it beside PSNR, never alone.
+
+    Args:
+        images: a NHWC batch or a list of HxWxC images (1 or 3 channels, at least 2x2).
+        data_range: 2 for [-1, 1] images (the library's), 255 for 0..255, 1 for [0, 1].
+
+    Returns:
+        float64 array with one value per image.
+    """
+    data_range = _positive_number(data_range, "data_range")
+    scores = []
+    for i, image in enumerate(_image_list(images, "images")):
+        if image.shape[-1] not in (1, 3) or min(image.shape[:2]) < 2:
+            raise _fail(f"images[{i}]", "an image of at least 2x2 pixels with 1 or 3 channels",
+                        f"shape {image.shape}")
+        unit = _to_unit(image, data_range, f"images[{i}]")
+        luma = 255.0 * (unit @ _LUMA_WEIGHTS if unit.shape[-1] == 3 else unit[..., 0])
+        dx = luma[:-1, 1:] - luma[:-1, :-1]
+        dy = luma[1:, :-1] - luma[:-1, :-1]
+        scores.append(float(np.sqrt(dx ** 2 + dy ** 2).mean()))
+    return np.array(scores, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The digit classifier: features for digits, offline.
 
 DIGIT_IMAGE_SIZE = 16
@@ -785,41 +966,19 @@ _INCEPTION_URL = "https://storage.googleapis.com/tensorflow/keras-applications/i
 _INCEPTION_SIZE = 299
 
 
-class WeightsUnavailableError(FileNotFoundError):
-    """Pretrained weights are neither on this machine nor downloadable; the message says how to provide them."""
+WeightsUnavailableError = pretrained.WeightsUnavailableError
 
 
 def _keras_weight_paths() -> list[Path]:
-    """Where Keras looks for downloaded weights: ``$KERAS_HOME/models`` (default ``~/.keras/models``), and the
-    ``/tmp/.keras/models`` it falls back to when the home directory is read-only."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return [Path(home) / "models" / INCEPTION_WEIGHTS_FILE, Path("/tmp/.keras/models") / INCEPTION_WEIGHTS_FILE]
-
-
-def _inception_unavailable(reason: str) -> WeightsUnavailableError:
-    expected = _keras_weight_paths()[0]
-    return WeightsUnavailableError(
-        f"features: expected InceptionV3's ImageNet weights at {expected}; got {reason}. They are not available "
-        f"offline: download {_INCEPTION_URL} on a machine with a network and copy it to {expected} "
-        f"(or set KERAS_HOME to the folder holding models/{INCEPTION_WEIGHTS_FILE}). Offline, features='digits' "
-        f"or any keras.Model works.")
+    """Where Keras looks for InceptionV3's downloaded weights."""
+    return pretrained.keras_weight_paths(INCEPTION_WEIGHTS_FILE)
 
 
 @functools.lru_cache(maxsize=1)
 def _inception_model() -> keras.Model:
-    import keras
-
-    local = next((p for p in _keras_weight_paths() if p.is_file()), None)
-    if local is not None:
-        return keras.applications.InceptionV3(include_top=False, pooling="avg", weights=str(local))
-    from ganapps import data
-
-    if not data._network_available():
-        raise _inception_unavailable("no such file, and no network to download it")
-    try:
-        return keras.applications.InceptionV3(include_top=False, pooling="avg", weights="imagenet")
-    except Exception as exc:  # noqa: BLE001 - every download failure reads the same to the user
-        raise _inception_unavailable(f"a failed download ({data._one_line(exc)})") from exc
+    return pretrained.application("InceptionV3", INCEPTION_WEIGHTS_FILE, _INCEPTION_URL, "features",
+                                  "InceptionV3's ImageNet weights", "features='digits' or any keras.Model works",
+                                  include_top=False, pooling="avg")
 
 
 def _inception_batch(batch: np.ndarray, argument: str) -> np.ndarray:

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from ganapps import data, metrics
+from ganapps import data, metrics, pretrained
 from tests._helpers import run_python
 
 # --------------------------------------------------------------------------------------------------------------
@@ -371,8 +371,7 @@ def test_digit_classifier_training_is_repeatable_and_cached_when_not_shipped(tmp
 
 def test_inception_features_fail_fast_and_clearly_without_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(metrics, "_keras_weight_paths",
-                        lambda: [tmp_path / "keras" / "models" / metrics.INCEPTION_WEIGHTS_FILE])
+    monkeypatch.setattr(pretrained, "keras_weight_paths", lambda filename: [tmp_path / "keras" / "models" / filename])
     monkeypatch.setattr(data, "_network_available", lambda host=None: False)
     metrics._inception_model.cache_clear()
     images = np.zeros((2, 16, 16, 3), np.float32)

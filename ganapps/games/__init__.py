@@ -7,7 +7,8 @@ import ganapps.layers  # noqa: F401
 from ganapps.games.conditional import ACGAN, ConditionalGAN, InfoGAN, categorical_purity
 from ganapps.games.gan import GAN
 from ganapps.games.progressive import ProgressiveGAN, ProgressiveSchedule
+from ganapps.games.srgan import SRGAN, interpolate_networks
 from ganapps.games.stylegan import StyleGAN
 
 __all__ = ["ACGAN", "ConditionalGAN", "InfoGAN", "categorical_purity",
-           "GAN", "ProgressiveGAN", "ProgressiveSchedule", "StyleGAN"]
+           "GAN", "ProgressiveGAN", "ProgressiveSchedule", "SRGAN", "StyleGAN", "interpolate_networks"]

@@ -272,6 +272,18 @@ class GAN(SavesSeedState, keras.Model):
         del condition
         return self.discriminator
 
+    def _d_penalties(self, real, fake, condition, batch):
+        """(weighted sum of the discriminator's penalties or None, raw GP or None, raw R1 or None)."""
+        total = gp = r1 = None
+        if self.gradient_penalty_weight:
+            eps = self._replica_draw(lambda n: keras.random.uniform((n,), seed=self.seed_generator), batch)
+            gp = losses.gradient_penalty(self._penalty_critic(condition), real, fake, eps=eps)
+            total = self.gradient_penalty_weight * gp
+        if self.r1_weight:
+            r1 = losses.r1_penalty(self._penalty_critic(condition), real)
+            total = 0.5 * self.r1_weight * r1 if total is None else total + 0.5 * self.r1_weight * r1
+        return total, gp, r1
+
     def train_step(self, data):
         real, condition = self._unpack(data)
         batch = ops.shape(real)[0]
@@ -289,13 +301,9 @@ class GAN(SavesSeedState, keras.Model):
                 d_extra, d_extra_metrics = self._d_auxiliary_loss(real_aux, fake_aux, condition, fake_condition)
                 if d_extra is not None:
                     total = total + d_extra
-                if self.gradient_penalty_weight:
-                    eps = self._replica_draw(lambda n: keras.random.uniform((n,), seed=self.seed_generator), batch)
-                    gp = losses.gradient_penalty(self._penalty_critic(condition), real, fake, eps=eps)
-                    total = total + self.gradient_penalty_weight * gp
-                if self.r1_weight:
-                    r1 = losses.r1_penalty(self._penalty_critic(condition), real)
-                    total = total + 0.5 * self.r1_weight * r1
+                penalty, gp, r1 = self._d_penalties(real, fake, condition, batch)
+                if penalty is not None:
+                    total = total + penalty
                 scaled = self.d_optimizer.scale_loss(total / replicas)
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))

@@ -12,8 +12,10 @@ from ganapps.nets.conditional import (acgan_discriminator, conditional_discrimin
 from ganapps.nets.dcgan import dcgan_discriminator, dcgan_generator
 from ganapps.nets.mlp import mlp_discriminator, mlp_generator
 from ganapps.nets.progressive import progressive_discriminator, progressive_generator
+from ganapps.nets.srresnet import sr_discriminator, srresnet_generator
 from ganapps.nets.style import (compose_style_generator, num_style_layers, style_generator, style_mapping,
                                  style_parts, style_synthesis)
+from ganapps.nets.vgg import vgg19_features
 
 __all__ = ["conditional_generator", "conditional_discriminator", "acgan_discriminator", "infogan_discriminator",
            "infogan_code_dim", "mlp_conditional_generator", "mlp_conditional_discriminator",
@@ -21,4 +23,4 @@ __all__ = ["conditional_generator", "conditional_discriminator", "acgan_discrimi
            "dcgan_generator", "dcgan_discriminator", "mlp_generator", "mlp_discriminator",
            "progressive_generator", "progressive_discriminator",
            "style_generator", "style_mapping", "style_synthesis", "compose_style_generator", "style_parts",
-           "num_style_layers"]
+           "num_style_layers", "srresnet_generator", "sr_discriminator", "vgg19_features"]
