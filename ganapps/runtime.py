@@ -10,6 +10,9 @@ says how a condition vector is made: ``{"kind": "class", "num_classes": K}`` (on
 "categorical_codes": [...], "continuous_codes": c}`` (InfoGAN's latent codes). :func:`condition_vectors` turns
 user-facing labels into those vectors; the games use it too, so a seed and labels give the same samples in
 Keras and from an export.
+
+Super-resolution exports (metadata ``"task": "super_resolution"``, with ``"scale"``) load into an
+:class:`Upscaler` (:func:`load_upscaler`), which upscales images and image files of any size tile by tile.
 """
 
 from __future__ import annotations
@@ -63,6 +66,21 @@ def session(path: str | os.PathLike, providers: list[str]):
     return ort.InferenceSession(str(path), options, providers=providers)
 
 
+def open_export(directory: str | os.PathLike, providers: list[str] | None = None):
+    """The ``InferenceSession`` of an export folder's ``model.onnx``, with errors that name the folder."""
+    directory = Path(directory)
+    path = directory / ONNX_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"directory: expected a folder holding {ONNX_FILE}; got "
+                                f"{str(directory)!r}, which has none")
+    try:
+        return session(path, providers or default_providers())
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ValueError(f"directory: expected a loadable {ONNX_FILE}; got {str(path)!r}, which is not one "
+                         f"(truncated or corrupt?): "
+                         f"{str(err).splitlines()[0]}") from err
+
+
 class GeneratorRunner:
     """A generator exported to ONNX, run by ONNX Runtime.
 
@@ -71,20 +89,9 @@ class GeneratorRunner:
     """
 
     def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
-        import onnxruntime as ort
-
         self.directory = Path(directory)
         self.metadata = read_metadata(self.directory)
-        path = self.directory / ONNX_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"directory: expected a folder holding {ONNX_FILE}; got "
-                                    f"{str(self.directory)!r}, which has none")
-        try:
-            self.session = session(path, providers or default_providers())
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise ValueError(f"directory: expected a loadable {ONNX_FILE}; got {str(path)!r}, which is not one "
-                             f"(truncated or corrupt?): "
-                             f"{str(err).splitlines()[0]}") from err
+        self.session = open_export(self.directory, providers)
         self.inputs = self.session.get_inputs()
         self.output_name = self.session.get_outputs()[0].name
 
@@ -332,9 +339,157 @@ def load(directory: str | os.PathLike, providers: list[str] | None = None) -> Ge
     return GeneratorRunner(directory, providers=providers)
 
 
+SUPER_RESOLUTION = "super_resolution"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, what Pillow's convert("L") uses
+
+
+class Upscaler:
+    """A super-resolution export (``metadata["task"] == "super_resolution"``) run by ONNX Runtime.
+
+    Upscales images of any size tile by tile (see :func:`ganapps.tiles.upscale_tiled`), so memory stays bounded
+    and, with an overlap covering the network's receptive field, the result has no seams. Takes uint8 images
+    (returns uint8) or float images in the export's value range (returns float32, clipped to it); grayscale,
+    RGB and RGBA inputs are converted to the model's channels (alpha is dropped, RGB is mapped to luma).
+    """
+
+    def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
+        self.directory = Path(directory)
+        self.metadata = read_metadata(self.directory)
+        task = self.metadata.get("task")
+        if task != SUPER_RESOLUTION:
+            hint = " (a generator export: load it with ganapps.runtime.load)" if task is None else ""
+            raise ValueError(f"directory: expected a super-resolution export (metadata task "
+                             f"{SUPER_RESOLUTION!r}); got {str(self.directory)!r}, whose metadata has task "
+                             f"{task!r}{hint}")
+        scale = self.metadata.get("scale")
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"directory: expected metadata with an integer 'scale' of at least 1; got "
+                             f"{str(self.directory)!r}, whose metadata has scale {scale!r}")
+        self.scale = scale
+        lo, hi = self.metadata.get("value_range", (-1.0, 1.0))
+        self.value_range = (float(lo), float(hi))
+        self.session = open_export(self.directory, providers)
+        inputs = self.session.get_inputs()
+        shape = inputs[0].shape if len(inputs) == 1 else []
+        if len(shape) != 4 or not isinstance(shape[3], int) or shape[3] not in (1, 3):
+            raise ValueError(f"directory: expected a model of one image input (batch, height, width, 1 or 3); "
+                             f"got {str(self.directory)!r}, whose model takes "
+                             f"{', '.join(f'{i.name} {_fmt(i.shape)}' for i in inputs)}")
+        self.channels = shape[3]
+        self.input_name = inputs[0].name
+        self.output_name = self.session.get_outputs()[0].name
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
+
+    def __call__(self, low: np.ndarray) -> np.ndarray:
+        """The model's raw output (float32, unclipped) on a float32 NHWC batch with the model's channels."""
+        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(low, np.float32)})[0]
+
+    def upscale(self, image: np.ndarray, tile: int | None = 128, overlap: int = 16,
+                batch_size: int = 4) -> np.ndarray:
+        """Upscale one image (HxW, HxWxC) or an NHWC batch ``scale`` times.
+
+        Args:
+            image: uint8 (or integers in 0..255), or floats in the export's value range ([-1, 1]); 1 (or no),
+                3 or 4 channels.
+            tile: tile side in low-resolution pixels, margins included (``None``: whole images).
+            overlap: margin each tile reads beyond its core; at least the network's receptive-field radius
+                for a seamless result.
+            batch_size: tiles per ONNX Runtime call.
+
+        Returns:
+            uint8 for integer input, else float32 clipped to the value range; HxWxC (or NHWC) with the model's
+            channels.
+        """
+        from ganapps.tiles import upscale_tiled
+
+        low, integer, single = self._prepare(image)
+        lo, hi = self.value_range
+        out = np.clip(upscale_tiled(self, low, self.scale, tile=tile, overlap=overlap, batch_size=batch_size),
+                      lo, hi)
+        if integer:
+            out = to_uint8(out, self.value_range)
+        return out[0] if single else out
+
+    def upscale_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike, tile: int | None = 128,
+                     overlap: int = 16, batch_size: int = 4) -> Path:
+        """Read an image file (anything Pillow opens), upscale it and write ``out_path`` (PNG, JPEG or BMP, by
+        extension; written atomically). Returns ``out_path``."""
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        from ganapps.images import save_image
+
+        in_path, out_path = Path(in_path), Path(out_path)
+        if not in_path.is_file():
+            raise FileNotFoundError(f"in_path: expected an existing image file; got {str(in_path)!r}, "
+                                    f"which does not exist")
+        if out_path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"out_path: expected a file name ending in one of {list(IMAGE_SUFFIXES)}; "
+                             f"got {str(out_path)!r}")
+        try:
+            with Image.open(in_path) as pil:
+                pil = ImageOps.exif_transpose(pil)
+                array = np.asarray(pil.convert("L" if self.channels == 1 else "RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"in_path: expected an image file Pillow can read (PNG, JPEG, ...); got "
+                             f"{str(in_path)!r}: {err}") from err
+        return save_image(self.upscale(array, tile=tile, overlap=overlap, batch_size=batch_size), out_path)
+
+    def _prepare(self, image) -> tuple[np.ndarray, bool, bool]:
+        """(float32 NHWC batch in the value range with the model's channels, integer input?, one image?)."""
+        array = np.asarray(image)
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"image: expected a uint8 or float image; got dtype {array.dtype}")
+        if array.ndim == 2:
+            array = array[..., None]
+        if array.ndim not in (3, 4) or array.shape[-1] not in (1, 3, 4) or 0 in array.shape:
+            raise ValueError(f"image: expected an HxW, HxWxC or NHWC image with 1, 3 or 4 channels; "
+                             f"got shape {array.shape}")
+        single = array.ndim == 3
+        if single:
+            array = array[None]
+        integer = array.dtype.kind in "iu"
+        lo, hi = self.value_range
+        if integer:
+            low, high = int(array.min()), int(array.max())
+            if low < 0 or high > 255:
+                raise ValueError(f"image: expected integer values in 0..255; got values from {low} to {high}")
+            x = lo + array.astype(np.float32) * np.float32((hi - lo) / 255.0)
+        else:
+            x = array.astype(np.float32)
+            bad = int(np.count_nonzero(~np.isfinite(x)))
+            if bad:
+                raise ValueError(f"image: expected finite values; got {bad} NaN or Inf values")
+            slack = 0.01 * (hi - lo)
+            if x.min() < lo - slack or x.max() > hi + slack:
+                raise ValueError(f"image: expected float values in [{lo:g}, {hi:g}] (or a uint8 image); got "
+                                 f"values from {float(x.min()):.6g} to {float(x.max()):.6g}")
+        return _to_channels(x, self.channels), integer, single
+
+
+def _to_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """NHWC images with 1, 3 or 4 channels as ``channels`` (1 or 3): alpha dropped, RGB to BT.601 luma (in
+    any value range, since the weights sum to 1), gray repeated."""
+    if x.shape[-1] == 4:
+        x = x[..., :3]
+    if x.shape[-1] == channels:
+        return np.ascontiguousarray(x)
+    if channels == 1:
+        return np.tensordot(x, _LUMA, axes=([-1], [0]))[..., None].astype(np.float32)
+    return np.repeat(x, channels, axis=-1)
+
+
+def load_upscaler(directory: str | os.PathLike, providers: list[str] | None = None) -> Upscaler:
+    """Load a super-resolution export folder into an :class:`Upscaler`."""
+    return Upscaler(directory, providers=providers)
+
+
 def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) if isinstance(s, int) else "None" for s in shape) + ")"
 
 
 __all__ = ["GeneratorRunner", "load", "read_metadata", "sample_normal", "default_providers", "condition_vectors",
-           "code_layout"]
+           "code_layout", "open_export", "Upscaler", "load_upscaler"]
