@@ -139,3 +139,54 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+class CosineDecay(keras.callbacks.Callback):
+    """Cosine learning-rate decay of one of a game's optimizers, step by step, over one ``fit``.
+
+    Keras's schedules live inside an optimizer and count its lifetime iterations; a game trained in phases
+    (an SRGAN's PSNR phase, then its adversarial phase) needs the decay to span one phase, so this callback
+    sets the rate before every batch: ``final + (initial - final) * (1 + cos(pi * t / steps)) / 2``. With
+    ``steps_per_execution > 1`` the batch hooks run once per execution: count ``steps`` in executions then.
+
+    Args:
+        steps: batches the decay spans (the rate stays at ``final`` after them).
+        initial: the rate at the first batch.
+        final_fraction: the final rate as a fraction of ``initial``.
+        optimizer: the game's attribute holding the optimizer (``"g_optimizer"``, ``"d_optimizer"``, or
+            ``"optimizer"`` for a plain model).
+    """
+
+    def __init__(self, steps: int, initial: float, final_fraction: float = 0.01, optimizer: str = "g_optimizer"):
+        super().__init__()
+        self.steps = _checks.positive_int(steps, "steps")
+        if isinstance(initial, bool) or not isinstance(initial, (int, float)) or not initial > 0:
+            raise _checks.fail("initial", "a positive learning rate", repr(initial))
+        self.initial = float(initial)
+        if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float)) \
+                or not 0.0 <= final_fraction <= 1.0:
+            raise _checks.fail("final_fraction", "a number in [0, 1]", repr(final_fraction))
+        self.final = self.initial * float(final_fraction)
+        if not isinstance(optimizer, str):
+            raise _checks.fail("optimizer", "the name of the model's optimizer attribute, such as 'g_optimizer'",
+                               repr(optimizer))
+        self.optimizer_attribute = optimizer
+        self._step = 0
+
+    def rate(self, step: int) -> float:
+        """The learning rate at batch ``step`` (0-based) of the fit."""
+        t = min(step, self.steps) / self.steps
+        return self.final + (self.initial - self.final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    def on_train_begin(self, logs=None) -> None:
+        optimizer = getattr(self.model, self.optimizer_attribute, None)
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise _checks.fail("optimizer", "the name of the model's optimizer attribute",
+                               f"{self.optimizer_attribute!r}, which is not an optimizer of "
+                               f"{type(self.model).__name__}")
+        self._optimizer = optimizer
+        self._step = 0
+
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        self._optimizer.learning_rate = self.rate(self._step)
+        self._step += 1

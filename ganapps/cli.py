@@ -5,9 +5,10 @@
     ganapps generate saved_models/digits_gan --n 64 --out grid.png
     ganapps export model.keras --out saved_models/my_gan
     ganapps demo
+    ganapps superres train|upscale|evaluate|compare ...   (apps/superres/cli.py)
 
-``generate`` runs the ONNX export with ONNX Runtime and never imports TensorFlow; the other commands import it
-only once their arguments have been parsed, so ``--help`` is instant.
+``generate`` and ``superres upscale`` run the ONNX export with ONNX Runtime and never import TensorFlow; the
+other commands import it only once their arguments have been parsed, so ``--help`` is instant.
 """
 
 from __future__ import annotations
@@ -182,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "digits, exports it, samples a grid through ONNX Runtime and scores "
                                            "the samples with a digit classifier.")
     _add_gan_training_args(demo, epochs=50, out="saved_models/digits_gan", lr=5e-4, ema=0.99)
+
+    from apps.superres.cli import add_parser as add_superres  # argparse only: no TensorFlow
+
+    add_superres(commands)
     return parser
 
 
@@ -195,17 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    command = " ".join(filter(None, (args.command, getattr(args, "superres_command", None))))
     try:
-        return {"train": _train, "generate": _generate, "export": _export, "demo": _demo}[args.command](args)
+        return {"train": _train, "generate": _generate, "export": _export, "demo": _demo,
+                "superres": _superres}[args.command](args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"ganapps {args.command}: error: {err}", file=sys.stderr)
+        print(f"ganapps {command}: error: {err}", file=sys.stderr)
         return 2
     except Exception as err:
         from ganapps.export import ExportError  # an export that failed its parity check or its conversion
 
         if not isinstance(err, ExportError):
             raise
-        print(f"ganapps {args.command}: failed: {err}", file=sys.stderr)
+        print(f"ganapps {command}: failed: {err}", file=sys.stderr)
         return 1
 
 
@@ -279,6 +286,12 @@ def _export(args) -> int:
     print(f"exported to {args.out}: {', '.join(f for f in metadata['files'].values() if f)}, metadata.json "
           f"(parity max abs error {metadata['parity_max_abs_error']})")
     return 0
+
+
+def _superres(args) -> int:
+    from apps.superres.cli import run
+
+    return run(args)
 
 
 def _demo(args) -> int:
