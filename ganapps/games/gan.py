@@ -289,7 +289,6 @@ class GAN(SavesSeedState, keras.Model):
         batch = ops.shape(real)[0]
         replicas, _ = _replica()
         d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
 
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
@@ -305,8 +304,7 @@ class GAN(SavesSeedState, keras.Model):
                 if penalty is not None:
                     total = total + penalty
                 scaled = self.d_optimizer.scale_loss(total / replicas)
-            grads = tape.gradient(scaled, d_vars)
-            self.d_optimizer.apply_gradients(zip(grads, d_vars))
+            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
 
         with tf.GradientTape() as tape:
             fake, fake_condition = self._generate_batch(batch, condition)
@@ -321,10 +319,7 @@ class GAN(SavesSeedState, keras.Model):
             if g_extra is not None:
                 total = total + g_extra
             scaled = self.g_optimizer.scale_loss(total / replicas)
-        grads = tape.gradient(scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        if self.ema_generator is not None:
-            self._update_ema()
+        self._apply_generator_gradients(tape, scaled)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -337,6 +332,13 @@ class GAN(SavesSeedState, keras.Model):
         for tracker, value in d_extra_metrics + g_extra_metrics:
             tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics}
+
+    def _apply_generator_gradients(self, tape, scaled_loss) -> None:
+        """One generator update from ``tape``'s (loss-scaled) ``scaled_loss``, then the EMA update if any."""
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled_loss, g_vars), g_vars))
+        if self.ema_generator is not None:
+            self._update_ema()
 
     def _update_ema(self) -> None:
         decay = self.ema_decay

@@ -226,15 +226,11 @@ class SRGAN(GAN):
 
     def _psnr_step(self, low, high):
         replicas, _ = _replica()
-        g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             fake = self.generator(low, training=True)
             pixel, psnr = self._pixel_and_psnr(fake, high)
             scaled = self.g_optimizer.scale_loss(pixel / replicas)
-        grads = tape.gradient(scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        if self.ema_generator is not None:
-            self._update_ema()
+        self._apply_generator_gradients(tape, scaled)
         self.pixel_tracker.update_state(pixel)
         self.psnr_tracker.update_state(psnr)
         return {m.name: m.result() for m in self.metrics}
@@ -243,7 +239,6 @@ class SRGAN(GAN):
         replicas, _ = _replica()
         batch = ops.shape(high)[0]
         d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
         fake = self.generator(low, training=False)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(high, training=True)
@@ -266,10 +261,7 @@ class SRGAN(GAN):
             g_loss = (self.pixel_weight * pixel + self.perceptual_weight * perceptual
                       + self.adversarial_weight * adversarial)
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
-        grads = tape.gradient(scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        if self.ema_generator is not None:
-            self._update_ema()
+        self._apply_generator_gradients(tape, scaled)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
