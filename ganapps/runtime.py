@@ -340,6 +340,7 @@ def load(directory: str | os.PathLike, providers: list[str] | None = None) -> Ge
 
 
 SUPER_RESOLUTION = "super_resolution"
+DEFAULT_OVERLAP = 16  # for exports whose metadata records no overlap (written before it measured one)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, what Pillow's convert("L") uses
 
@@ -351,6 +352,8 @@ class Upscaler:
     and, with an overlap covering the network's receptive field, the result has no seams. Takes uint8 images
     (returns uint8) or float images in the export's value range (returns float32, clipped to it); grayscale,
     RGB and RGBA inputs are converted to the model's channels (alpha is dropped, RGB is mapped to luma).
+    ``overlap`` is the tile overlap used when none is given: the export's ``metadata["overlap"]`` (the
+    generator's measured receptive-field radius, for the app's exports), else 16.
     """
 
     def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
@@ -367,6 +370,11 @@ class Upscaler:
             raise ValueError(f"directory: expected metadata with an integer 'scale' of at least 1; got "
                              f"{str(self.directory)!r}, whose metadata has scale {scale!r}")
         self.scale = scale
+        overlap = self.metadata.get("overlap", DEFAULT_OVERLAP)
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+            raise ValueError(f"directory: expected metadata whose 'overlap', if any, is a non-negative integer; "
+                             f"got {str(self.directory)!r}, whose metadata has overlap {overlap!r}")
+        self.overlap = overlap
         lo, hi = self.metadata.get("value_range", (-1.0, 1.0))
         self.value_range = (float(lo), float(hi))
         self.session = open_export(self.directory, providers)
@@ -388,7 +396,7 @@ class Upscaler:
         """The model's raw output (float32, unclipped) on a float32 NHWC batch with the model's channels."""
         return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(low, np.float32)})[0]
 
-    def upscale(self, image: np.ndarray, tile: int | None = 128, overlap: int = 16,
+    def upscale(self, image: np.ndarray, tile: int | None = 128, overlap: int | None = None,
                 batch_size: int = 4) -> np.ndarray:
         """Upscale one image (HxW, HxWxC) or an NHWC batch ``scale`` times.
 
@@ -397,7 +405,7 @@ class Upscaler:
                 3 or 4 channels.
             tile: tile side in low-resolution pixels, margins included (``None``: whole images).
             overlap: margin each tile reads beyond its core; at least the network's receptive-field radius
-                for a seamless result.
+                for a seamless result. None: :attr:`overlap`, from the export's metadata.
             batch_size: tiles per ONNX Runtime call.
 
         Returns:
@@ -407,6 +415,7 @@ class Upscaler:
         from ganapps.tiles import upscale_tiled
 
         low, integer, single = self._prepare(image)
+        overlap = self.overlap if overlap is None else overlap
         lo, hi = self.value_range
         out = np.clip(upscale_tiled(self, low, self.scale, tile=tile, overlap=overlap, batch_size=batch_size),
                       lo, hi)
@@ -415,7 +424,7 @@ class Upscaler:
         return out[0] if single else out
 
     def upscale_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike, tile: int | None = 128,
-                     overlap: int = 16, batch_size: int = 4) -> Path:
+                     overlap: int | None = None, batch_size: int = 4) -> Path:
         """Read an image file (anything Pillow opens), upscale it and write ``out_path`` (PNG, JPEG or BMP, by
         extension; written atomically). Returns ``out_path``."""
         from PIL import Image, ImageOps, UnidentifiedImageError

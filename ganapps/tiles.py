@@ -153,4 +153,29 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-__all__ = ["upscale_tiled", "spans"]
+__all__ = ["upscale_tiled", "spans", "receptive_radius"]
+
+
+def receptive_radius(fn: Callable[[np.ndarray], np.ndarray], channels: int, scale: int, probe: int = 97) -> int:
+    """How many low-resolution pixels away an input pixel still changes the output: the ``overlap`` that makes
+    tiling invisible. Measured, not derived, so it holds for any network: the difference between ``fn`` on a
+    ``probe`` x ``probe`` image with one changed centre pixel and on the unchanged image is non-zero only within
+    the receptive field. Raises when the field reaches the probe's edge (pass a larger ``probe``).
+    """
+    probe = _checks.positive_int(probe, "probe")
+    if probe % 2 == 0 or probe < 3:
+        raise _checks.fail("probe", "an odd size of at least 3", repr(probe))
+    base = np.zeros((1, probe, probe, channels), np.float32)
+    bumped = base.copy()
+    centre = probe // 2
+    bumped[0, centre, centre, :] = 1.0
+    change = np.abs(_call(fn, bumped, scale, None) - _call(fn, base, scale, None)).max(axis=(0, 3))
+    rows, cols = np.nonzero(change > 0)  # outside the field the difference is exactly zero
+    if rows.size == 0:
+        return 0
+    low = np.concatenate([rows // scale, cols // scale])
+    radius = int(np.abs(low - centre).max())
+    if radius >= centre:
+        raise _checks.fail("probe", f"a probe larger than twice the receptive field (it reached the edge of "
+                           f"{probe}x{probe})", f"probe={probe}")
+    return radius

@@ -3,6 +3,7 @@ overlap covers the receptive field, seams without it, the Upscaler against Keras
 errors, and running with TensorFlow and Keras unimportable."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -86,6 +87,35 @@ def test_receptive_field_radius_is_as_stated(nets_by_channels):
     rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
     for idx in (rows, cols):
         assert (idx.min() // SCALE, idx.max() // SCALE) == (20 - RADIUS, 20 + RADIUS)
+
+
+def _box_blur(x):
+    """A 3x3 mean with zero padding, then nearest upscaling: receptive radius 1."""
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    h, w = x.shape[1:3]
+    return _nearest(sum(padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9)
+
+
+def test_receptive_radius_measures_the_radius(nets_by_channels):
+    for channels, net in nets_by_channels.items():
+        assert tiles.receptive_radius(_keras_fn(net), channels, SCALE) == RADIUS, channels
+        assert tiles.receptive_radius(_keras_fn(net), channels, SCALE, probe=2 * RADIUS + 3) == RADIUS
+    assert tiles.receptive_radius(_box_blur, 2, SCALE, probe=5) == 1
+    assert tiles.receptive_radius(lambda x: _nearest(3 * x - 1), 1, SCALE, probe=3) == 0  # pixelwise
+
+
+def test_receptive_radius_rejects_a_probe_the_field_reaches_across(nets_by_channels):
+    fn = _keras_fn(nets_by_channels[3])
+    for probe in (2 * RADIUS + 1, 15):  # the field reaches (or passes) the probe's edge
+        with pytest.raises(ValueError, match=rf"probe: expected a probe larger than twice the receptive field "
+                                             rf"\(it reached the edge of {probe}x{probe}\); got probe={probe}"):
+            tiles.receptive_radius(fn, 3, SCALE, probe=probe)
+    with pytest.raises(ValueError, match=r"probe: expected a probe larger .*3x3"):
+        tiles.receptive_radius(_box_blur, 1, SCALE, probe=3)
+    with pytest.raises(ValueError, match=r"probe: expected an odd size of at least 3; got 96"):
+        tiles.receptive_radius(fn, 3, SCALE, probe=96)
+    with pytest.raises(ValueError, match=r"probe: expected a positive integer; got 0"):
+        tiles.receptive_radius(fn, 3, SCALE, probe=0)
 
 
 # -- tiled equals untiled ----------------------------------------------------------------------------------------
@@ -272,6 +302,44 @@ def test_upscale_file_writes_an_image_of_the_right_size(sr_exports, tmp_path):
     with pytest.raises(ValueError, match=r"in_path: expected an image file Pillow can read .*junk.png"):
         up.upscale_file(tmp_path / "junk.png", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def _with_metadata(directory, tmp_path, **entries):
+    """A copy of an export folder with ``entries`` set in (None: removed from) its metadata."""
+    copy = shutil.copytree(directory, tmp_path / f"copy{len(list(tmp_path.iterdir()))}")
+    metadata = json.loads((copy / "metadata.json").read_text())
+    for key, value in entries.items():
+        if value is None:
+            metadata.pop(key, None)
+        else:
+            metadata[key] = value
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    return copy
+
+
+def test_default_overlap_comes_from_the_metadata(sr_exports, tmp_path):
+    directory = sr_exports[3][1]
+    image = _uniform((30, 47, 3), seed=13) * 0.9
+    whole = runtime.Upscaler(directory).upscale(image, tile=None)
+    assert runtime.Upscaler(_with_metadata(directory, tmp_path, overlap=None)).overlap == 16  # none recorded
+    seamless = runtime.Upscaler(_with_metadata(directory, tmp_path, overlap=RADIUS))
+    assert seamless.overlap == RADIUS
+    assert _max_abs(seamless.upscale(image, tile=24), whole) < 1e-5
+    short = runtime.Upscaler(_with_metadata(directory, tmp_path, overlap=3))
+    assert short.overlap == 3
+    tiled = short.upscale(image, tile=24)
+    assert _max_abs(tiled, short.upscale(image, tile=24, overlap=3)) == 0 and _max_abs(tiled, whole) > 1e-3
+    assert _max_abs(short.upscale(image, tile=24, overlap=RADIUS), whole) < 1e-5  # an explicit one wins
+    Image.fromarray(images.to_uint8(image)).save(tmp_path / "in.png")
+    short.upscale_file(tmp_path / "in.png", tmp_path / "short.png", tile=24)
+    seamless.upscale_file(tmp_path / "in.png", tmp_path / "seamless.png", tile=24)
+    with Image.open(tmp_path / "short.png") as a, Image.open(tmp_path / "seamless.png") as b:
+        assert np.abs(np.asarray(a).astype(int) - np.asarray(b).astype(int)).max() > 1
+    for bad in (-1, 2.5, "8", True):
+        with pytest.raises(ValueError, match=rf"directory: expected metadata whose 'overlap', if any, is a "
+                                             rf"non-negative integer; got .*, whose metadata has overlap "
+                                             rf"{bad!r}"):
+            runtime.Upscaler(_with_metadata(directory, tmp_path, overlap=bad))
 
 
 def test_bad_images_and_non_sr_exports(sr_exports, tmp_path):
