@@ -74,14 +74,18 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 """File extensions (case-insensitive) that :func:`image_folder` reads; of a GIF only the first frame."""
 
 PHOTO_SPLITS = {
-    "train": ("china", "astronaut", "coffee", "rocket", "coins", "moon", "hubble_deep_field", "motorcycle"),
+    "train": ("china", "astronaut", "coffee", "rocket", "coins", "moon", "hubble_deep_field", "motorcycle",
+              "brick", "grass", "gravel", "immunohistochemistry", "retina"),
     "test": ("flower", "chelsea", "camera"),
 }
 """Which bundled photograph belongs to which split of ``"photos"``; no photograph is in both.
 
 ``china`` and ``flower`` come from scikit-learn (``load_sample_images``); the others from ``skimage.data``
-(``motorcycle`` is the left view of ``stereo_motorcycle``). ``coins``, ``moon`` and ``camera`` are grayscale.
-Only files that scikit-image ships in its wheel are used: nothing is downloaded.
+(``motorcycle`` is the left view of ``stereo_motorcycle``). ``coins``, ``moon``, ``brick``, ``grass``, ``gravel``
+and ``camera`` are grayscale. The textures (brick, grass, gravel), the stained tissue (``immunohistochemistry``)
+and the fundus photograph (``retina``) joined the training split for super-resolution, whose models overfit
+the first eight (+2.3 dB over bicubic on them against +1.1 dB on the test photos). Only files that scikit-image
+ships in its wheel are used: nothing is downloaded.
 """
 
 _DIGITS_TRAIN_FRACTION = 0.8
