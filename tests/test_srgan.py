@@ -204,7 +204,8 @@ def test_psnr_phase_fits_arrays_and_one_channel_images():
     untrained = _l1(game, low, high)
     game.fit(x=low, y=high, batch_size=4, epochs=5, verbose=0)
     assert _l1(game, low, high) < 0.7 * untrained
-    assert game.export_metadata() == {"task": "super_resolution", "scale": 2, "channel_order": "L"}
+    assert game.export_metadata() == {"task": "super_resolution", "scale": 2, "channel_order": "L",
+                                      "receptive_radius": 10, "overlap": 10}  # 9x9 head and tail: 4 + 2 + 1 + 1 + 2
 
 
 def test_upscale_clips_and_checks_its_input():
@@ -413,7 +414,10 @@ def _nonzero_tail(net: keras.Model) -> None:
 def test_export_game_onnx_with_dynamic_size_and_metadata(tmp_path):
     game = _game(input_skip="bicubic")
     _nonzero_tail(game.generator)
-    assert game.export_metadata() == {"task": "super_resolution", "scale": 2, "channel_order": "RGB"}
+    meta = game.export_metadata()
+    assert {k: meta[k] for k in ("task", "scale", "channel_order")} == {
+        "task": "super_resolution", "scale": 2, "channel_order": "RGB"}
+    assert meta["overlap"] == meta["receptive_radius"] == 10
     metadata = export.export_generator(game, tmp_path / "sr", formats=("onnx",))
     on_disk = json.loads((tmp_path / "sr" / "metadata.json").read_text())
     assert on_disk["task"] == "super_resolution" and on_disk["scale"] == 2 and on_disk["channel_order"] == "RGB"

@@ -25,6 +25,7 @@ discriminator's own last convolution block (the layer named ``"features"``, a fe
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import keras
@@ -113,7 +114,10 @@ class SRGAN(GAN):
         if isinstance(d_in, list) or len(d_in) != 4:
             raise _checks.fail("discriminator", "one image input of shape (batch, height, width, channels)",
                                f"input shape {d_in}")
-        if g_out[-1] != d_in[-1] or g_in[-1] != g_out[-1]:
+        if g_in[-1] != g_out[-1]:
+            raise _checks.fail("generator", "an upscaler whose output has its input's channels",
+                               f"{g_in[-1]} channels in and {g_out[-1]} out")
+        if g_out[-1] != d_in[-1]:
             raise _checks.fail("discriminator", f"images with the generator's {g_in[-1]} channels",
                                f"a discriminator taking {_fmt(tuple(d_in[1:]))} and a generator making "
                                f"{_fmt(tuple(g_out[1:]))}")
@@ -239,19 +243,20 @@ class SRGAN(GAN):
         replicas, _ = _replica()
         batch = ops.shape(high)[0]
         d_vars = self.discriminator.trainable_variables
-        fake = self.generator(low, training=False)
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(high, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            d_loss = self.d_adversarial_loss(real_logits, fake_logits)
-            penalty, _, r1 = self._d_penalties(high, fake, None, batch)
-            total = d_loss if penalty is None else d_loss + penalty
-            scaled = self.d_optimizer.scale_loss(total / replicas)
-        grads = tape.gradient(scaled, d_vars)
-        self.d_optimizer.apply_gradients(zip(grads, d_vars))
-
-        with tf.GradientTape() as tape:
+        # One generator pass serves both players: the discriminator learns on it (without a path back into the
+        # generator), then the updated discriminator judges it for the generator's loss.
+        with tf.GradientTape() as g_tape:
             fake = self.generator(low, training=True)
+            with g_tape.stop_recording():
+                with tf.GradientTape() as tape:
+                    detached = ops.stop_gradient(fake)
+                    real_logits = self.discriminator(high, training=True)
+                    fake_logits = self.discriminator(detached, training=True)
+                    d_loss = self.d_adversarial_loss(real_logits, fake_logits)
+                    penalty, _, r1 = self._d_penalties(high, detached, None, batch)
+                    total = d_loss if penalty is None else d_loss + penalty
+                    scaled = self.d_optimizer.scale_loss(total / replicas)
+                self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
             fake_logits_g = self.discriminator(fake, training=False)
             real_logits_g = self.discriminator(high, training=False) if self.adversarial_loss.generator_uses_real \
                 else real_logits
@@ -261,7 +266,7 @@ class SRGAN(GAN):
             g_loss = (self.pixel_weight * pixel + self.perceptual_weight * perceptual
                       + self.adversarial_weight * adversarial)
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
-        self._apply_generator_gradients(tape, scaled)
+        self._apply_generator_gradients(g_tape, scaled)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -275,6 +280,15 @@ class SRGAN(GAN):
         if self.r1_tracker is not None:
             self.r1_tracker.update_state(r1)
         return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        """Pixel loss and PSNR of the inference generator on ``(low, high)`` pairs (``evaluate``,
+        ``fit(validation_data=...)``)."""
+        high, low = self._unpack(data)
+        pixel, psnr = self._pixel_and_psnr(self.inference_generator(low, training=False), high)
+        self.pixel_tracker.update_state(pixel)
+        self.psnr_tracker.update_state(psnr)
+        return {"pixel": self.pixel_tracker.result(), "psnr": self.psnr_tracker.result()}
 
     # -- inference -----------------------------------------------------------------------------------------
     def call(self, low, training: bool = False):
@@ -315,9 +329,20 @@ class SRGAN(GAN):
             config["perceptual"] = keras.saving.deserialize_keras_object(config["perceptual"])
         return super().from_config(config)
 
+    def receptive_radius(self) -> int:
+        """Low-resolution pixels an input pixel reaches in the output, measured on the current weights: the tile
+        overlap that makes tiled upscaling equal to untiled (:func:`ganapps.tiles.receptive_radius`)."""
+        from ganapps import tiles
+
+        net = self.inference_generator
+        return tiles.receptive_radius(lambda x: ops.convert_to_numpy(net(x, training=False)),
+                                      int(net.input_shape[-1]), self.scale)
+
     def export_metadata(self) -> dict:
-        """Keys for ``metadata.json`` when this game is exported."""
-        return {"task": "super_resolution", "scale": self.scale, "channel_order": _channel_order(self)}
+        """Keys for ``metadata.json`` when this game is exported, with the tiling overlap runtimes should use."""
+        radius = self.receptive_radius()
+        return {"task": "super_resolution", "scale": self.scale, "channel_order": _channel_order(self),
+                "receptive_radius": radius, "overlap": radius}
 
 
 def _channel_order(game: SRGAN) -> str:
@@ -372,7 +397,7 @@ def interpolate_networks(psnr_model: Any, gan_model: Any, alpha: float) -> keras
     for argument, net in (("psnr_model", a), ("gan_model", b)):
         if not isinstance(net, keras.Model):
             raise _checks.fail(argument, "a keras.Model generator or an SRGAN game", type(net).__name__)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha <= 1.0:
         raise _checks.fail("alpha", "a number in [0, 1]", repr(alpha))
     wa, wb = a.get_weights(), b.get_weights()
     if [w.shape for w in wa] != [w.shape for w in wb]:
@@ -380,4 +405,5 @@ def interpolate_networks(psnr_model: Any, gan_model: Any, alpha: float) -> keras
                            f"{len(wb)} weights of shapes differing from psnr_model's {len(wa)}")
     blended = keras.models.clone_model(b)
     blended.set_weights([(1.0 - alpha) * x + alpha * y for x, y in zip(wa, wb)])
+    blended.trainable = True  # a game's EMA generator is frozen; the blend is a network to use or fine-tune
     return blended

@@ -5,8 +5,9 @@ The generator is fully convolutional: it takes a low-resolution image of any hei
 ``scale`` times larger. A shallow convolution extracts features; a trunk of residual blocks (``"residual"``:
 conv-PReLU-conv with a skip, as in SRResNet without batch norm, which ESRGAN showed adds artefacts) or of
 residual-in-residual dense blocks (``"rrdb"``) refines them, with a long skip around the trunk; sub-pixel
-convolutions (:class:`ganapps.layers.PixelShuffle`) upsample by 2 per stage (x2, x4, x8); a last convolution maps
-to the image's channels. Outputs are linear (no tanh), the usual choice for PSNR-oriented training; clip them to
+convolutions (:class:`ganapps.layers.PixelShuffle`) upsample by 2 per stage (x2, x4, x8) and a last convolution
+maps to the image's channels, or (``upsampling="single"``, ESPCN's cheaper head) one convolution and one pixel
+shuffle do it all. Outputs are linear (no tanh), the usual choice for PSNR-oriented training; clip them to
 [-1, 1] for display. ``input_skip="bicubic"`` adds the bicubically upscaled input to the output, so the network
 learns only the missing detail: a shortcut that makes short training runs converge much faster.
 
