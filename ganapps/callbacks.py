@@ -184,6 +184,11 @@ class CosineDecay(keras.callbacks.Callback):
             raise _checks.fail("optimizer", "the name of the model's optimizer attribute",
                                f"{self.optimizer_attribute!r}, which is not an optimizer of "
                                f"{type(self.model).__name__}")
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's wrapped optimizer
+        if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            raise _checks.fail("optimizer", "an optimizer with a fixed learning rate for CosineDecay to set",
+                               f"{self.optimizer_attribute!r}, whose rate is a "
+                               f"{type(inner._learning_rate).__name__} schedule already")
         self._optimizer = optimizer
         self._step = 0
 

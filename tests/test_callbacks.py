@@ -178,3 +178,13 @@ def test_cosine_decay_names_an_optimizer_the_model_lacks():
     with pytest.raises(ValueError, match=r"optimizer: expected the name of the model's optimizer attribute, such as "
                                          r"'g_optimizer'; got 3"):
         callbacks.CosineDecay(4, 0.1, optimizer=3)
+
+
+def test_cosine_decay_refuses_an_optimizer_that_already_has_a_schedule():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    model.compile(keras.optimizers.SGD(schedule), "mse", jit_compile=False)
+    with pytest.raises(ValueError, match=r"optimizer: expected an optimizer with a fixed learning rate .*"
+                                         r"ExponentialDecay schedule already"):
+        model.fit(_toy_data(32), _toy_data(32), verbose=0,
+                  callbacks=[callbacks.CosineDecay(4, 0.1, optimizer="optimizer")])

@@ -584,3 +584,21 @@ def test_sr_pairs_from_arrays_and_labelled_datasets():
         data.sr_pairs(images, 0)
     with pytest.raises(ValueError, match=r"images: expected batches of NHWC images"):
         data.sr_pairs(tf.data.Dataset.from_tensor_slices(images), 2)
+
+
+def test_evaluate_reports_pixel_loss_and_psnr_of_the_inference_generator():
+    low, high = _arrays(channels=3)
+    game = _compile(_game(channels=3))
+    before = game.evaluate(x=low, y=high, batch_size=4, verbose=0, return_dict=True)
+    assert set(before) == {"pixel", "psnr"}
+    np.testing.assert_allclose(before["pixel"], _l1(game, low, high), rtol=1e-4)
+    game.fit(x=low, y=high, batch_size=4, epochs=5, verbose=0)
+    after = game.evaluate(x=low, y=high, batch_size=4, verbose=0, return_dict=True)
+    assert after["pixel"] < before["pixel"] and after["psnr"] > before["psnr"]
+
+
+def test_interpolating_an_ema_game_gives_a_trainable_network():
+    game = SRGAN(_generator(), _tiny_discriminator(), ema=0.9, seed=0)
+    assert not game.inference_generator.trainable
+    blended = interpolate_networks(game.generator, game, np.float32(0.5))
+    assert blended.trainable and len(blended.trainable_variables) == len(game.generator.trainable_variables)

@@ -406,4 +406,6 @@ def interpolate_networks(psnr_model: Any, gan_model: Any, alpha: float) -> keras
     blended = keras.models.clone_model(b)
     blended.set_weights([(1.0 - alpha) * x + alpha * y for x, y in zip(wa, wb)])
     blended.trainable = True  # a game's EMA generator is frozen; the blend is a network to use or fine-tune
+    for layer in blended.layers:
+        layer.trainable = True
     return blended
