@@ -20,6 +20,21 @@ def positive_int(value, argument: str) -> int:
     return int(value)
 
 
+def non_negative_int(value, argument: str) -> int:
+    """``value`` as an int, refused unless it is an integer of at least 0 (booleans are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise fail(argument, "a non-negative integer", repr(value))
+    return int(value)
+
+
+def short(value, limit: int = 60) -> str:
+    """``repr(value)`` (of its list, for an array) cut to ``limit`` characters, to quote a bad value in an error
+    without flooding it."""
+    listable = isinstance(value, np.ndarray) and value.size <= 10_000  # larger ones: NumPy's summarising repr
+    text = repr(value.tolist() if listable else value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def non_negative(value, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0:
         raise ValueError(f"{argument}: expected a non-negative number; got {value!r}")

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ganapps import _checks
-from ganapps.images import from_uint8, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, LUMA, convert_channels, from_uint8, read_image, to_uint8
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, so that to_uint8/from_uint8 work without it
     import tensorflow as tf
@@ -70,8 +70,7 @@ OFFLINE_DATASETS = ("digits", "photos")
 SPLITS = ("train", "test", "all")
 """Splits of the offline datasets."""
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-"""File extensions (case-insensitive) that :func:`image_folder` reads; of a GIF only the first frame."""
+# IMAGE_EXTENSIONS (from ganapps.images): the file extensions, any case, that image_folder and random_crops read.
 
 PHOTO_SPLITS = {
     "train": ("china", "astronaut", "coffee", "rocket", "coins", "moon", "hubble_deep_field", "motorcycle",
@@ -95,7 +94,6 @@ _DEFAULT_NUM_CROPS = 512
 _DEFAULT_SHUFFLE_BUFFER = 10_000
 _RANGE_TOLERANCE = 1e-6
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as in PIL's convert("L")
 
 
 class DatasetUnavailableError(FileNotFoundError):
@@ -358,15 +356,6 @@ def _photo(name: str) -> np.ndarray:
     return image
 
 
-def _convert_channels_uint8(image: np.ndarray, channels: int | None) -> np.ndarray:
-    if channels is None or image.shape[-1] == channels:
-        return image
-    if channels == 3:
-        return np.repeat(image, 3, axis=-1)
-    luma = image.astype(np.float32) @ _LUMA
-    return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
-
-
 def load_photos(split: str = "test", channels: int | None = None) -> list[np.ndarray]:
     """The whole bundled photographs of ``split`` as uint8 HWC arrays, in the order of :func:`photo_names`.
 
@@ -382,7 +371,7 @@ def load_photos(split: str = "test", channels: int | None = None) -> list[np.nda
         [(427, 640, 3), (300, 451, 3), (512, 512, 1)]
     """
     channels = _check_channels(channels)
-    return [_convert_channels_uint8(_photo(n), channels).copy() for n in photo_names(split)]
+    return [convert_channels(_photo(n), channels, "channels").copy() for n in photo_names(split)]
 
 
 def _load_photo_crops(split, size, with_labels, batch_size, shuffle, seed, channels, drop_remainder,
@@ -669,7 +658,7 @@ def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
     else:
         colour = tf.cond(
             tf.equal(tf.shape(colour)[-1], 3),
-            lambda: tf.reduce_sum(colour * tf.constant(_LUMA), axis=-1, keepdims=True),
+            lambda: tf.reduce_sum(colour * tf.constant(LUMA, tf.float32), axis=-1, keepdims=True),
             lambda: colour,
         )
     return tf.ensure_shape(colour, [None, None, channels])
@@ -964,7 +953,6 @@ def gaussian_mixture(kind: str, n: int, seed: int = 0, std: float | None = None)
 
 _CROP_SOURCES = ("'photos', a list of HxWxC images (uint8 0..255 or float [-1, 1]), a folder of images or a "
                  "tensorflow-datasets name such as 'div2k'")
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 _MAX_LISTED = 5
 
 
@@ -1092,28 +1080,10 @@ def _read_folder(root: str) -> tuple[list[np.ndarray], list[str]]:
     if not files:
         raise _fail("source", f"a folder with images ending in {', '.join(IMAGE_EXTENSIONS)} (any case)",
                     f"{root!r}: {_describe_contents(root)}")
-    return [_read_image_file(path) for path in files], [repr(os.path.relpath(path, root)) for path in files]
-
-
-def _read_image_file(path: str) -> np.ndarray:
-    """One image file as uint8 HxWxC (C: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), decoded by Pillow."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            if image.mode in _SIXTEEN_BIT_MODES:  # 16-bit grayscale: keep the top 8 bits' worth, rounded
-                wide = np.asarray(image).astype(np.float64)
-                return np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8)[..., None]
-            if image.mode in ("P", "PA"):
-                image = image.convert("RGBA")
-            elif image.mode in _GRAY_MODES and image.mode != "LA":
-                image = image.convert("L")
-            elif image.mode not in ("LA", "RGB", "RGBA"):
-                image = image.convert("RGB")
-            array = np.asarray(image, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise _fail("source", "readable image files", f"{path!r} ({_one_line(exc)})") from exc
-    return array[..., None] if array.ndim == 2 else array
+    # The library's one reader: EXIF orientation applied, transparency composited onto white, 16-bit gray
+    # rounded to 8 bits, as the super-resolution app and the ONNX Upscaler read files too.
+    images = [read_image(path, argument="source") for path in files]
+    return images, [repr(os.path.relpath(path, root)) for path in files]
 
 
 def _read_tfds_images(name: str, split: str, image_key: str, data_dir: Any) -> tuple[list[np.ndarray], list[str]]:
@@ -1163,18 +1133,7 @@ def _source_image(image: Any, label: str) -> np.ndarray:
             np.issubdtype(array.dtype, np.integer) else ""
         raise _fail("source", "uint8 images (0..255) or float images in [-1, 1]",
                     f"{label} of dtype {array.dtype}{hint}")
-    if array.shape[-1] in (2, 4):
-        array = _composite_on_white(array)
-    return array
-
-
-def _composite_on_white(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
-        alpha = array[..., -1:].astype(np.float32) / 255.0
-        colour = array[..., :-1].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-        return np.clip(np.round(colour), 0, 255).astype(np.uint8)
-    alpha = (array[..., -1:] + 1.0) / 2.0
-    return (array[..., :-1] * alpha + (1.0 - alpha)).astype(np.float32)
+    return convert_channels(array, None, "source")  # alpha composited onto white; colour kept
 
 
 def _common_format(images: list[Any], labels: list[str], channels: int | None) -> list[np.ndarray]:
@@ -1184,15 +1143,8 @@ def _common_format(images: list[Any], labels: list[str], channels: int | None) -
     as_float = any(array.dtype != np.uint8 for array in arrays)
     out = []
     for array in arrays:
-        if array.dtype == np.uint8:
-            array = _convert_channels_uint8(array, target)
-            out.append(from_uint8(array) if as_float else array)
-        elif array.shape[-1] == target:
-            out.append(array)
-        elif target == 3:
-            out.append(np.repeat(array, 3, axis=-1))
-        else:
-            out.append((array @ _LUMA)[..., None].astype(np.float32))
+        array = convert_channels(array, target, "source")  # uint8 converted as uint8, as read_image does
+        out.append(from_uint8(array) if as_float and array.dtype == np.uint8 else array)
     return out
 
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from ganapps import _checks, pretrained
+from ganapps.images import LUMA
 
 if TYPE_CHECKING:
     import keras
@@ -53,6 +54,7 @@ __all__ = [
     "DIGIT_CLASSIFIER_EPOCHS",
     "DIGIT_IMAGE_SIZE",
     "INCEPTION_WEIGHTS_FILE",
+    "SSIM_WINDOW",
     "WeightsUnavailableError",
     "activations",
     "digit_classifier",
@@ -575,13 +577,14 @@ def psnr(a: Any, b: Any, data_range: float = 2.0) -> np.ndarray:
         return 10.0 * np.log10(data_range ** 2 / mse)
 
 
-_SSIM_WINDOW = 11
+SSIM_WINDOW = 11
+"""Side of SSIM's Gaussian window: images (after any border crop) must be at least this large."""
 _SSIM_SIGMA = 1.5
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
 
 def _gaussian_window() -> np.ndarray:
-    offsets = np.arange(_SSIM_WINDOW) - _SSIM_WINDOW // 2
+    offsets = np.arange(SSIM_WINDOW) - SSIM_WINDOW // 2
     window = np.exp(-0.5 * (offsets / _SSIM_SIGMA) ** 2)
     return window / window.sum()
 
@@ -611,8 +614,8 @@ def ssim(a: Any, b: Any, data_range: float = 2.0) -> np.ndarray:
     """
     a, b = _image_pair(a, b)
     data_range = _positive_number(data_range, "data_range")
-    if min(a.shape[1:3]) < _SSIM_WINDOW:
-        raise _fail("a", f"images at least {_SSIM_WINDOW}x{_SSIM_WINDOW} (SSIM's window)",
+    if min(a.shape[1:3]) < SSIM_WINDOW:
+        raise _fail("a", f"images at least {SSIM_WINDOW}x{SSIM_WINDOW} (SSIM's window)",
                     f"{a.shape[1]}x{a.shape[2]} (shape {a.shape})")
     window = _gaussian_window()
     mu_a, mu_b = _filter_valid(a, window), _filter_valid(b, window)
@@ -629,7 +632,6 @@ def ssim(a: Any, b: Any, data_range: float = 2.0) -> np.ndarray:
 
 _Y_OFFSET = 16.0
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # ITU-R BT.601 studio range: Y in [16, 235] for RGB in [0, 1]
-_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 full range: the luma of PIL's convert("L")
 _RANGE_SLACK = 1e-6
 
 
@@ -757,8 +759,8 @@ def sr_quality(sr: Any, hr: Any, scale: int, border: int | None = None, y_channe
         h = h[:sh, :sw]
         if sc not in (1, 3) and y_channel:
             raise _fail(f"sr[{i}]", "1 or 3 channels for y_channel=True", f"{sc} channels")
-        if min(sh, sw) - 2 * border < _SSIM_WINDOW:
-            raise _fail("border", f"a border that leaves at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels of sr[{i}] "
+        if min(sh, sw) - 2 * border < SSIM_WINDOW:
+            raise _fail("border", f"a border that leaves at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels of sr[{i}] "
                                   f"({sh}x{sw}) for SSIM", repr(border))
         # A linear output layer overshoots the range a little: clip it, as writing the image to a file would;
         # beyond half the range the data_range is wrong.
@@ -793,7 +795,7 @@ def mean_gradient_magnitude(images: Any, data_range: float = 2.0) -> np.ndarray:
             raise _fail(f"images[{i}]", "an image of at least 2x2 pixels with 1 or 3 channels",
                         f"shape {image.shape}")
         unit = _to_unit(image, data_range, f"images[{i}]")
-        luma = 255.0 * (unit @ _LUMA_WEIGHTS if unit.shape[-1] == 3 else unit[..., 0])
+        luma = 255.0 * (unit @ LUMA if unit.shape[-1] == 3 else unit[..., 0])  # BT.601 full range
         dx = luma[:-1, 1:] - luma[:-1, :-1]
         dy = luma[1:, :-1] - luma[:-1, :-1]
         scores.append(float(np.sqrt(dx ** 2 + dy ** 2).mean()))

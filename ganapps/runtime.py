@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ganapps import _checks
-from ganapps.images import to_uint8
+from ganapps.images import WRITABLE_EXTENSIONS, convert_channels, read_image, to_uint8
 
 METADATA = "metadata.json"
 ONNX_FILE = "model.onnx"
@@ -330,8 +330,7 @@ def _floats(value: Any, argument: str, what: str) -> np.ndarray:
 
 
 def _short(value: Any) -> str:
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _checks.short(value, limit=80)
 
 
 def load(directory: str | os.PathLike, providers: list[str] | None = None) -> GeneratorRunner:
@@ -341,8 +340,7 @@ def load(directory: str | os.PathLike, providers: list[str] | None = None) -> Ge
 
 SUPER_RESOLUTION = "super_resolution"
 DEFAULT_OVERLAP = 16  # for exports whose metadata records no overlap (written before it measured one)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, what Pillow's convert("L") uses
+DEFAULT_TILE = 128  # for exports whose metadata advises no tile side
 
 
 class Upscaler:
@@ -350,10 +348,15 @@ class Upscaler:
 
     Upscales images of any size tile by tile (see :func:`ganapps.tiles.upscale_tiled`), so memory stays bounded
     and, with an overlap covering the network's receptive field, the result has no seams. Takes uint8 images
-    (returns uint8) or float images in the export's value range (returns float32, clipped to it); grayscale,
-    RGB and RGBA inputs are converted to the model's channels (alpha is dropped, RGB is mapped to luma).
-    ``overlap`` is the tile overlap used when none is given: the export's ``metadata["overlap"]`` (the
-    generator's measured receptive-field radius, for the app's exports), else 16.
+    (returns uint8) or float images in the export's value range (returns float32, clipped to it); gray,
+    gray+alpha, RGB and RGBA inputs are converted to the model's channels by
+    :func:`ganapps.images.convert_channels` (transparency composited onto white, RGB reduced to BT.601 luma),
+    and files are read by :func:`ganapps.images.read_image`, as training and the app read them.
+
+    :attr:`tile` and :attr:`overlap` are what ``upscale`` uses when none is given: the export's
+    ``metadata["tile"]`` (else 128) and ``metadata["overlap"]`` (the generator's measured receptive-field radius,
+    for the app's exports). An export without an overlap gets 16 and a warning the first time it is tiled.
+    The export must take images of any height and width (the library's SR exports do).
     """
 
     def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
@@ -370,13 +373,15 @@ class Upscaler:
             raise ValueError(f"directory: expected metadata with an integer 'scale' of at least 1; got "
                              f"{str(self.directory)!r}, whose metadata has scale {scale!r}")
         self.scale = scale
-        overlap = self.metadata.get("overlap", DEFAULT_OVERLAP)
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-            raise ValueError(f"directory: expected metadata whose 'overlap', if any, is a non-negative integer; "
-                             f"got {str(self.directory)!r}, whose metadata has overlap {overlap!r}")
-        self.overlap = overlap
-        lo, hi = self.metadata.get("value_range", (-1.0, 1.0))
-        self.value_range = (float(lo), float(hi))
+        self.tile = self._metadata_int("tile", "a positive integer", 1, DEFAULT_TILE)
+        self.overlap = self._metadata_int("overlap", "a non-negative integer", 0, DEFAULT_OVERLAP)
+        self._overlap_recorded = "overlap" in self.metadata
+        self._warned = False
+        self.value_range = self._metadata_range()
+        if self.metadata.get("dynamic_spatial", True) is False:
+            raise ValueError(f"directory: expected an export that takes images of any height and width; got "
+                             f"{str(self.directory)!r}, whose metadata has dynamic_spatial false (re-export the "
+                             f"generator built without a fixed input size)")
         self.session = open_export(self.directory, providers)
         inputs = self.session.get_inputs()
         shape = inputs[0].shape if len(inputs) == 1 else []
@@ -384,9 +389,32 @@ class Upscaler:
             raise ValueError(f"directory: expected a model of one image input (batch, height, width, 1 or 3); "
                              f"got {str(self.directory)!r}, whose model takes "
                              f"{', '.join(f'{i.name} {_fmt(i.shape)}' for i in inputs)}")
+        if isinstance(shape[1], int) or isinstance(shape[2], int):
+            raise ValueError(f"directory: expected a model that takes images of any height and width (tiles "
+                             f"and whole images vary in size); got {str(self.directory)!r}, whose model takes "
+                             f"{inputs[0].name} {_fmt(shape)} only (re-export the generator built without a "
+                             f"fixed input size)")
         self.channels = shape[3]
         self.input_name = inputs[0].name
         self.output_name = self.session.get_outputs()[0].name
+
+    def _metadata_int(self, key: str, what: str, minimum: int, default: int) -> int:
+        """``metadata[key]``, checked to be an integer of at least ``minimum``; ``default`` when absent."""
+        value = self.metadata.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"directory: expected metadata whose {key!r}, if any, is {what}; got "
+                             f"{str(self.directory)!r}, whose metadata has {key} {value!r}")
+        return value
+
+    def _metadata_range(self) -> tuple[float, float]:
+        value = self.metadata.get("value_range", (-1.0, 1.0))
+        ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+        if not ok or not value[0] < value[1]:
+            raise ValueError(f"directory: expected metadata whose 'value_range', if any, is [low, high] with "
+                             f"finite low < high; got {str(self.directory)!r}, whose metadata has value_range "
+                             f"{_short(value)}")
+        return float(value[0]), float(value[1])
 
     @property
     def providers(self) -> list[str]:
@@ -396,14 +424,15 @@ class Upscaler:
         """The model's raw output (float32, unclipped) on a float32 NHWC batch with the model's channels."""
         return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(low, np.float32)})[0]
 
-    def upscale(self, image: np.ndarray, tile: int | None = 128, overlap: int | None = None,
+    def upscale(self, image: np.ndarray, tile: int | None = None, overlap: int | None = None,
                 batch_size: int = 4) -> np.ndarray:
         """Upscale one image (HxW, HxWxC) or an NHWC batch ``scale`` times.
 
         Args:
             image: uint8 (or integers in 0..255), or floats in the export's value range ([-1, 1]); 1 (or no),
-                3 or 4 channels.
-            tile: tile side in low-resolution pixels, margins included (``None``: whole images).
+                2, 3 or 4 channels.
+            tile: tile side in low-resolution pixels, margins included. None: :attr:`tile`, from the export's
+                metadata (else 128); 0: whole images at once.
             overlap: margin each tile reads beyond its core; at least the network's receptive-field radius
                 for a seamless result. None: :attr:`overlap`, from the export's metadata.
             batch_size: tiles per ONNX Runtime call.
@@ -414,8 +443,13 @@ class Upscaler:
         """
         from ganapps.tiles import upscale_tiled
 
+        tile = self._tile(tile)
         low, integer, single = self._prepare(image)
-        overlap = self.overlap if overlap is None else overlap
+        if overlap is None:
+            overlap = self.overlap
+            tiled = tile is not None and max(low.shape[1:3]) > tile
+            if tiled and not self._overlap_recorded:
+                self._warn_no_overlap()
         lo, hi = self.value_range
         out = np.clip(upscale_tiled(self, low, self.scale, tile=tile, overlap=overlap, batch_size=batch_size),
                       lo, hi)
@@ -423,29 +457,39 @@ class Upscaler:
             out = to_uint8(out, self.value_range)
         return out[0] if single else out
 
-    def upscale_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike, tile: int | None = 128,
+    def upscale_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike, tile: int | None = None,
                      overlap: int | None = None, batch_size: int = 4) -> Path:
-        """Read an image file (anything Pillow opens), upscale it and write ``out_path`` (PNG, JPEG or BMP, by
-        extension; written atomically). Returns ``out_path``."""
-        from PIL import Image, ImageOps, UnidentifiedImageError
-
+        """Read an image file (anything Pillow opens, by :func:`ganapps.images.read_image`), upscale it and write
+        ``out_path`` (PNG, JPEG or BMP, by extension; written atomically). Returns ``out_path``."""
         from ganapps.images import save_image
 
-        in_path, out_path = Path(in_path), Path(out_path)
-        if not in_path.is_file():
-            raise FileNotFoundError(f"in_path: expected an existing image file; got {str(in_path)!r}, "
-                                    f"which does not exist")
-        if out_path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise ValueError(f"out_path: expected a file name ending in one of {list(IMAGE_SUFFIXES)}; "
+        out_path = Path(out_path)
+        if out_path.suffix.lower() not in WRITABLE_EXTENSIONS:
+            raise ValueError(f"out_path: expected a file name ending in one of {list(WRITABLE_EXTENSIONS)}; "
                              f"got {str(out_path)!r}")
-        try:
-            with Image.open(in_path) as pil:
-                pil = ImageOps.exif_transpose(pil)
-                array = np.asarray(pil.convert("L" if self.channels == 1 else "RGB"))
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"in_path: expected an image file Pillow can read (PNG, JPEG, ...); got "
-                             f"{str(in_path)!r}: {err}") from err
+        array = read_image(in_path, self.channels, argument="in_path")
         return save_image(self.upscale(array, tile=tile, overlap=overlap, batch_size=batch_size), out_path)
+
+    def _tile(self, tile: int | None) -> int | None:
+        """The tile side ``upscale_tiled`` takes: None for whole images."""
+        if tile is None:
+            return self.tile
+        if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 0:
+            raise ValueError(f"tile: expected None (the export's tile side, {self.tile}), 0 (whole images) or a "
+                             f"positive integer; got {tile!r}")
+        return int(tile) or None
+
+    def _warn_no_overlap(self) -> None:
+        """Warn, once per Upscaler, that an export without a recorded overlap is tiled with a guessed one."""
+        if self._warned:
+            return
+        self._warned = True
+        import warnings
+
+        warnings.warn(f"{self.directory / METADATA} records no 'overlap' (the generator's receptive-field "
+                      f"radius): tiling with an overlap of {DEFAULT_OVERLAP} pixels, so seams may show between "
+                      f"tiles; re-export the model with ganapps (SuperResolver.export or export_generator on an "
+                      f"SRGAN) to record it, or pass overlap=", UserWarning, stacklevel=3)
 
     def _prepare(self, image) -> tuple[np.ndarray, bool, bool]:
         """(float32 NHWC batch in the value range with the model's channels, integer input?, one image?)."""
@@ -454,8 +498,8 @@ class Upscaler:
             raise ValueError(f"image: expected a uint8 or float image; got dtype {array.dtype}")
         if array.ndim == 2:
             array = array[..., None]
-        if array.ndim not in (3, 4) or array.shape[-1] not in (1, 3, 4) or 0 in array.shape:
-            raise ValueError(f"image: expected an HxW, HxWxC or NHWC image with 1, 3 or 4 channels; "
+        if array.ndim not in (3, 4) or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
+            raise ValueError(f"image: expected an HxW, HxWxC or NHWC image with 1, 2, 3 or 4 channels; "
                              f"got shape {array.shape}")
         single = array.ndim == 3
         if single:
@@ -466,7 +510,8 @@ class Upscaler:
             low, high = int(array.min()), int(array.max())
             if low < 0 or high > 255:
                 raise ValueError(f"image: expected integer values in 0..255; got values from {low} to {high}")
-            x = lo + array.astype(np.float32) * np.float32((hi - lo) / 255.0)
+            pixels = convert_channels(array.astype(np.uint8, copy=False), self.channels, "image")
+            x = lo + pixels.astype(np.float32) * np.float32((hi - lo) / 255.0)
         else:
             x = array.astype(np.float32)
             bad = int(np.count_nonzero(~np.isfinite(x)))
@@ -476,19 +521,8 @@ class Upscaler:
             if x.min() < lo - slack or x.max() > hi + slack:
                 raise ValueError(f"image: expected float values in [{lo:g}, {hi:g}] (or a uint8 image); got "
                                  f"values from {float(x.min()):.6g} to {float(x.max()):.6g}")
-        return _to_channels(x, self.channels), integer, single
-
-
-def _to_channels(x: np.ndarray, channels: int) -> np.ndarray:
-    """NHWC images with 1, 3 or 4 channels as ``channels`` (1 or 3): alpha dropped, RGB to BT.601 luma (in
-    any value range, since the weights sum to 1), gray repeated."""
-    if x.shape[-1] == 4:
-        x = x[..., :3]
-    if x.shape[-1] == channels:
-        return np.ascontiguousarray(x)
-    if channels == 1:
-        return np.tensordot(x, _LUMA, axes=([-1], [0]))[..., None].astype(np.float32)
-    return np.repeat(x, channels, axis=-1)
+            x = convert_channels(x, self.channels, "image", value_range=self.value_range)
+        return np.ascontiguousarray(x, np.float32), integer, single
 
 
 def load_upscaler(directory: str | os.PathLike, providers: list[str] | None = None) -> Upscaler:

@@ -39,8 +39,9 @@ def upscale_tiled(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, sca
             of output channels; NumPy arrays or anything ``np.asarray`` takes, such as TensorFlow tensors).
         image: one HxWxC image or an NHWC batch, float (values are passed to ``fn`` as float32).
         scale: the upscaling factor of ``fn``.
-        tile: the largest tile side in low-resolution pixels, margins included; at least ``2 * overlap + 1``.
-            ``None``, or an image no larger than one tile, runs whole images.
+        tile: the largest tile side in low-resolution pixels, margins included; at least ``2 * overlap + 1``
+            when an image is larger than one tile. ``None``, or an image no larger than one tile, runs whole
+            images (whatever the overlap).
         overlap: the margin, in low-resolution pixels, that each tile reads beyond its core on inner sides.
         batch_size: tiles (or whole images) per call of ``fn``; at most this many outputs are held at once,
             besides the output image.
@@ -48,20 +49,20 @@ def upscale_tiled(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, sca
     Returns:
         float32, HxWxC' or NHWC' like ``image``, ``scale`` times larger, with ``fn``'s channels C'.
     """
-    if not callable(fn):
-        raise _checks.fail("fn", "a function from a batch of low-resolution tiles to upscaled tiles",
-                           f"{type(fn).__name__} {_short(fn)}")
+    _check_fn(fn)
     scale = _checks.positive_int(scale, "scale")
-    overlap = _non_negative_int(overlap, "overlap")
+    overlap = _checks.non_negative_int(overlap, "overlap")
     if tile is not None:
-        if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 2 * overlap + 1:
-            raise _checks.fail("tile", f"None or an integer of at least 2 * overlap + 1 = {2 * overlap + 1} "
-                                       f"(overlap={overlap})", repr(tile))
+        if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
+            raise _checks.fail("tile", "None or a positive integer", repr(tile))
         tile = int(tile)
     batch_size = _checks.positive_int(batch_size, "batch_size")
     images, single = _as_batch(image)
     n, height, width, _ = images.shape
 
+    if tile is not None and (height > tile or width > tile) and tile < 2 * overlap + 1:
+        raise _checks.fail("tile", f"None or an integer of at least 2 * overlap + 1 = {2 * overlap + 1} "
+                                   f"(overlap={overlap}) to tile {height}x{width} images", repr(tile))
     if tile is None or (height <= tile and width <= tile):
         whole = [(i, (0, height, 0, height), (0, width, 0, width)) for i in range(n)]
         jobs = {(height, width): whole}
@@ -94,7 +95,7 @@ def spans(length: int, tile: int, overlap: int) -> list[Span]:
     image's edge.
     """
     length = _checks.positive_int(length, "length")
-    overlap = _non_negative_int(overlap, "overlap")
+    overlap = _checks.non_negative_int(overlap, "overlap")
     tile = _checks.positive_int(tile, "tile")
     if tile < 2 * overlap + 1:
         raise _checks.fail("tile", f"an integer of at least 2 * overlap + 1 = {2 * overlap + 1}", repr(tile))
@@ -142,40 +143,84 @@ def _as_batch(image) -> tuple[np.ndarray, bool]:
     return (array[None] if single else array), single
 
 
-def _non_negative_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise _checks.fail(argument, "a non-negative integer", repr(value))
-    return int(value)
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-__all__ = ["upscale_tiled", "spans", "receptive_radius"]
+def _check_fn(fn) -> None:
+    if not callable(fn):
+        raise _checks.fail("fn", "a function from a batch of low-resolution tiles to upscaled tiles",
+                           f"{type(fn).__name__} {_checks.short(fn)}")
 
 
 def receptive_radius(fn: Callable[[np.ndarray], np.ndarray], channels: int, scale: int, probe: int = 97) -> int:
-    """How many low-resolution pixels away an input pixel still changes the output: the ``overlap`` that makes
-    tiling invisible. Measured, not derived, so it holds for any network: the difference between ``fn`` on a
-    ``probe`` x ``probe`` image with one changed centre pixel and on the unchanged image is non-zero only within
-    the receptive field. Raises when the field reaches the probe's edge (pass a larger ``probe``).
+    """How many low-resolution pixels away an input pixel still changes the output: the ``overlap`` at which
+    :func:`upscale_tiled` equals running the whole image.
+
+    Measured, not derived from the layers, so it holds for any network (and for ONNX sessions): one pixel at
+    the centre of a ``probe`` x ``probe`` image is changed by 1 and every output pixel that moves at all lies
+    in the field. The change is made on three base images, zeros and two seeded uniform images in [-1, 1]
+    (bumped towards their other sign, so they stay in range), and the widest reach counts: a ReLU or PReLU unit
+    dead at one base would otherwise hide the part of the field behind it. When the field reaches the probe's
+    edge the probe grows to ``2 * probe - 1``, then ``4 * probe - 3`` (97, 193, 385 by default) before this
+    gives up.
+
+    Args:
+        fn: maps a float32 NHWC batch to the batch upscaled ``scale`` times (NumPy or anything ``np.asarray``
+            takes); called on batches of one image.
+        channels: the input channels ``fn`` takes.
+        scale: its upscaling factor.
+        probe: the first probe's side, odd, at least 3.
+
+    Raises:
+        ValueError: a bad argument, ``fn``'s output of the wrong shape, or a field that reaches the edge of the
+            largest probe (pass a larger ``probe``, or tile with an explicit overlap).
     """
+    _check_fn(fn)
+    channels = _checks.positive_int(channels, "channels")
+    scale = _checks.positive_int(scale, "scale")
     probe = _checks.positive_int(probe, "probe")
     if probe % 2 == 0 or probe < 3:
         raise _checks.fail("probe", "an odd size of at least 3", repr(probe))
-    base = np.zeros((1, probe, probe, channels), np.float32)
-    bumped = base.copy()
-    centre = probe // 2
-    bumped[0, centre, centre, :] = 1.0
-    change = np.abs(_call(fn, bumped, scale, None) - _call(fn, base, scale, None)).max(axis=(0, 3))
-    rows, cols = np.nonzero(change > 0)  # outside the field the difference is exactly zero
-    if rows.size == 0:
-        return 0
-    low = np.concatenate([rows // scale, cols // scale])
-    radius = int(np.abs(low - centre).max())
-    if radius >= centre:
-        raise _checks.fail("probe", f"a probe larger than twice the receptive field (it reached the edge of "
-                           f"{probe}x{probe})", f"probe={probe}")
+    sizes = [probe, 2 * probe - 1, 4 * probe - 3]
+    for size in sizes:
+        radius = _radius_within(fn, channels, scale, size)
+        if radius is not None:
+            return radius
+    tried = ", ".join(f"{size}x{size}" for size in sizes)
+    raise _checks.fail("probe", f"a probe larger than twice the receptive field (the field reached the edge of "
+                                f"every probe tried: {tried}); pass a larger probe, or tile with an explicit "
+                                f"overlap", f"probe={probe}")
+
+
+_RADIUS_SEEDS = (1, 2)  # the random bases of receptive_radius: fixed, so a measurement repeats exactly
+
+
+def _radius_bases(size: int, channels: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(base, base with its centre pixel changed by 1) pairs: zeros bumped up, then random images bumped
+    towards their other sign."""
+    centre = size // 2
+    zero = np.zeros((1, size, size, channels), np.float32)
+    bumped = zero.copy()
+    bumped[0, centre, centre] = 1.0
+    yield zero, bumped
+    for seed in _RADIUS_SEEDS:
+        base = np.random.default_rng(seed).uniform(-1.0, 1.0, zero.shape).astype(np.float32)
+        bumped = base.copy()
+        pixel = bumped[0, centre, centre]
+        bumped[0, centre, centre] = np.where(pixel < 0, pixel + 1.0, pixel - 1.0)
+        yield base, bumped
+
+
+def _radius_within(fn: Callable, channels: int, scale: int, size: int) -> int | None:
+    """The receptive radius measured on a ``size`` x ``size`` probe, or None when it reaches the probe's edge."""
+    centre = size // 2
+    radius = 0
+    for base, bumped in _radius_bases(size, channels):
+        change = np.abs(_call(fn, bumped, scale, None) - _call(fn, base, scale, None)).max(axis=(0, 3))
+        rows, cols = np.nonzero(change > 0)  # outside the field the difference is exactly zero
+        if rows.size:
+            reach = np.concatenate([rows // scale, cols // scale])
+            radius = max(radius, int(np.abs(reach - centre).max()))
+        if radius >= centre:
+            return None
     return radius
+
+
+__all__ = ["upscale_tiled", "spans", "receptive_radius"]

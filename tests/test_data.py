@@ -260,6 +260,23 @@ def test_image_folder_mixed_modes(image_tree):
     assert np.allclose(loose, 40 / 127.5 - 1, atol=0.02) and np.allclose(loose[..., 0], loose[..., 2])
 
 
+def test_image_folder_reads_transparency_and_luma_as_the_library_reader_does(tmp_path):
+    """image_folder decodes in TensorFlow (streaming); its pixels agree with ganapps.images.read_image, the reader
+    of random_crops, the super-resolution app and the ONNX Upscaler, up to the reader's rounding to uint8."""
+    from ganapps import images
+
+    assert data.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    _save(str(tmp_path / "rgba.png"), rgba)
+    for channels in (3, 1):
+        streamed = next(iter(data.image_folder(tmp_path, image_size=(9, 11), channels=channels)))[0].numpy()
+        read = data.from_uint8(images.read_image(tmp_path / "rgba.png", channels=channels))
+        assert streamed.shape == read.shape == (9, 11, channels)
+        assert np.abs(streamed - read).max() <= 1.01 / 127.5  # at most the uint8 rounding steps apart
+        assert np.abs(streamed - data.from_uint8(rgba[..., :channels])).max() > 0.1  # alpha was not ignored
+
+
 def test_image_folder_labels_from_subfolders(image_tree):
     ds = data.image_folder(image_tree, image_size=12, with_labels=True, batch_size=3, seed=1, channels=1)
     images, labels = _all_images_and_labels(ds)

@@ -1,4 +1,5 @@
-"""Tests of the super-resolution data and metrics: data.random_crops, metrics.rgb_to_y, metrics.sr_quality and
+"""Tests of the super-resolution data and metrics: data.random_crops, the library's one image reader and channel
+converter (images.read_image, images.convert_channels), metrics.rgb_to_y, metrics.sr_quality and
 metrics.mean_gradient_magnitude."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganapps import data, metrics
+from ganapps import data, images, metrics
 
 
 def _crops(ds) -> np.ndarray:
@@ -91,7 +92,7 @@ def test_channels_gray_to_rgb_and_rgb_to_luma():
     assert _crops(data.random_crops(gray, size=5, num_crops=2, channels=None)).shape[-1] == 1
     colour = _noise((12, 12, 3), 9)
     luma_crops = _crops(data.random_crops([colour], size=6, num_crops=6, seed=0, channels=1, flip=False))
-    luma = np.clip(np.round(colour.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)), 0, 255)
+    luma = np.clip(np.round(colour.astype(np.float64) @ np.array([0.299, 0.587, 0.114])), 0, 255)
     expected = data.from_uint8(luma.astype(np.uint8)[..., None])
     assert luma_crops.shape == (6, 6, 6, 1)
     assert all(_window_of(crop, [expected]) is not None for crop in luma_crops)
@@ -202,6 +203,90 @@ def test_tfds_offline_fails_fast_and_says_how_to_provide_it(monkeypatch, tmp_pat
     monkeypatch.setattr(data, "_network_available", lambda *args: False)
     with pytest.raises(data.DatasetUnavailableError, match=r"^source: .*'div2k'.*no network.*tfds build div2k"):
         data.random_crops("div2k", size=96, data_dir=tmp_path)
+
+
+# ------------------------------------------------------------------------------------- read_image, convert_channels
+
+
+def _with_orientation(path, array, orientation):
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(path, exif=exif)
+
+
+def test_read_image_turns_by_exif_orientation_and_the_folder_reader_uses_it(tmp_path):
+    stored = _noise((6, 10, 3), 20)
+    for orientation, turned in ((1, stored), (3, np.rot90(stored, 2)), (6, np.rot90(stored, -1)),
+                                (8, np.rot90(stored, 1)), (2, stored[:, ::-1])):
+        _with_orientation(tmp_path / f"o{orientation}.png", stored, orientation)
+        np.testing.assert_array_equal(images.read_image(tmp_path / f"o{orientation}.png"), turned)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    _with_orientation(folder / "turned.png", stored, 6)
+    crops = _crops(data.random_crops(folder, size=6, num_crops=8, seed=0, flip=False))
+    assert crops.shape == (8, 6, 6, 3)
+    turned = data.from_uint8(np.rot90(stored, -1))  # 10 x 6 now: crops are windows of the upright picture
+    assert all(_window_of(crop, [turned]) is not None for crop in crops)
+    assert not all(_window_of(crop, [data.from_uint8(stored)]) is not None for crop in crops)
+
+
+def test_read_image_composites_transparency_onto_white_and_converts_channels(tmp_path):
+    gray, alpha = _noise((5, 7), 21), _noise((5, 7), 22)
+    Image.fromarray(np.stack([gray, alpha], -1), "LA").save(tmp_path / "la.png")
+    on_white = np.round(gray * (alpha / 255) + 255 * (1 - alpha / 255)).astype(np.uint8)[..., None]
+    np.testing.assert_array_equal(images.read_image(tmp_path / "la.png"), on_white)
+    np.testing.assert_array_equal(images.read_image(tmp_path / "la.png", channels=3), np.repeat(on_white, 3, -1))
+    rgb = _noise((5, 7, 3), 23)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    as_luma = images.read_image(tmp_path / "rgb.png", channels=1)
+    pillow = np.asarray(Image.fromarray(rgb).convert("L"))[..., None]  # Pillow's own BT.601, in integers
+    assert as_luma.shape == (5, 7, 1) and np.abs(as_luma.astype(int) - pillow).max() <= 1
+    palette = Image.fromarray(rgb).convert("P")
+    palette.save(tmp_path / "palette.png", transparency=int(np.asarray(palette)[0, 0]))  # one colour see-through
+    read = images.read_image(tmp_path / "palette.png")
+    assert read.shape == (5, 7, 3) and (read[0, 0] == 255).all()
+    opaque = np.asarray(palette.convert("RGB"))
+    kept = np.asarray(palette) != np.asarray(palette)[0, 0]
+    np.testing.assert_array_equal(read[kept], opaque[kept])
+
+
+def test_read_image_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^photo: expected an image file .*nope.png', which does not "
+                                                r"exist$"):
+        images.read_image(tmp_path / "nope.png", argument="photo")
+    with pytest.raises(FileNotFoundError, match=r"^path: expected an image file .*, which is a folder$"):
+        images.read_image(tmp_path)
+    (tmp_path / "junk.png").write_bytes(b"\x89PNG but not really")
+    with pytest.raises(ValueError, match=r"^path: expected an image file Pillow can read .*junk.png', which could "
+                                         r"not be read \("):
+        images.read_image(tmp_path / "junk.png")
+    with pytest.raises(ValueError, match=r"^path: expected the path of an image file; got int 3"):
+        images.read_image(3)
+    with pytest.raises(ValueError, match=r"^channels: expected None, 1 \(grayscale\) or 3 \(RGB\); got 4"):
+        images.read_image(tmp_path / "nope.png", channels=4)
+
+
+def test_convert_channels_treats_uint8_and_float_alike():
+    rgba = _noise((2, 6, 5, 4), 24)  # a batch: any leading axes
+    as_uint8 = images.convert_channels(rgba, 3)
+    assert as_uint8.dtype == np.uint8 and as_uint8.shape == (2, 6, 5, 3)
+    as_float = images.convert_channels(data.from_uint8(rgba), 3)
+    assert as_float.dtype == np.float32 and np.abs(data.to_uint8(as_float).astype(int) - as_uint8).max() <= 1
+    unit = images.convert_channels(rgba.astype(np.float32) / 255, 3, value_range=(0.0, 1.0))  # white is 1 here
+    assert np.abs(np.round(unit * 255).astype(int) - as_uint8).max() <= 1
+    luma = images.convert_channels(rgba, 1)
+    expected = np.round(np.round(as_uint8.astype(np.float64)) @ images.LUMA).astype(np.uint8)[..., None]
+    np.testing.assert_array_equal(luma, expected)  # composited first, then BT.601 luma
+    assert images.LUMA.tolist() == [0.299, 0.587, 0.114] and sum(images.LUMA) == pytest.approx(1.0)
+    gray = _noise((4, 4, 1), 25)
+    assert images.convert_channels(gray, 1) is gray and images.convert_channels(gray, None) is gray
+    np.testing.assert_array_equal(images.convert_channels(gray, 3), np.repeat(gray, 3, -1))
+    with pytest.raises(ValueError, match=r"^x: expected images with 1 \(gray\), 2 \(gray\+alpha\), 3 \(RGB\) "
+                                         r"or 4 \(RGBA\) channels, channels last; got shape \(4, 4, 5\)"):
+        images.convert_channels(np.zeros((4, 4, 5), np.uint8), 3, argument="x")
+    with pytest.raises(ValueError, match=r"^image: expected uint8 \(0..255\) or float pixels; got dtype int64"):
+        images.convert_channels(np.zeros((4, 4, 3), np.int64), 1)
 
 
 # ------------------------------------------------------------------------------------------------ rgb_to_y

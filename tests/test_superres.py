@@ -15,7 +15,7 @@ from PIL import Image
 
 from apps.superres import SuperResolver
 from apps.superres import app as superres_app
-from ganapps import cli, data, metrics, nets, runtime
+from ganapps import cli, data, images, metrics, nets, runtime
 from ganapps.callbacks import CosineDecay
 from ganapps.games.srgan import SRGAN
 
@@ -61,7 +61,8 @@ def trained():
 # -- training ------------------------------------------------------------------------------------------------
 def test_fit_learns_on_the_training_pairs(trained):
     sr = trained.sr
-    assert trained.after > trained.before + 2.0, (trained.before, trained.after)
+    # +1.4 dB in 30 steps on the 13 training photos (+3.9 dB when the split held only the first 8, easier ones)
+    assert trained.after > trained.before + 1.0, (trained.before, trained.after)
     assert sr.steps_trained == {"psnr": 30, "adversarial": 3}
     assert int(sr.game.g_optimizer.iterations) == 33 and int(sr.game.d_optimizer.iterations) == 3
     assert len(sr.history["psnr"]["psnr"]) == 1 and sr.history["psnr"]["pixel"][0] > 0
@@ -177,6 +178,7 @@ def test_default_overlap_is_the_measured_receptive_radius(trained):
                                          r"generator's receptive-field radius of 8 \(overlap=None\).*; got 16"):
         sr.upscale(x, tile=16)
     assert sr.upscale(x[:16, :16], tile=16).shape == (64, 64, 3)  # one tile: no overlap needed
+    np.testing.assert_array_equal(sr.upscale(x, tile=0), whole)  # 0, as for the Upscaler: whole images
 
 
 def test_receptive_radius_is_remeasured_when_the_weights_change(trained, monkeypatch):
@@ -220,6 +222,40 @@ def test_figure_writes_four_titled_panels(trained, tmp_path):
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == (1600, 480)
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_a_file_is_the_same_image_to_training_the_app_and_the_upscaler(trained, cli_run, tmp_path):
+    """A phone photo's EXIF turn and a PNG's transparency: training crops, the app and the ONNX Upscaler all
+    read the picture a viewer shows (turned upright, composited onto white), through ganapps.images.read_image."""
+    rng = np.random.default_rng(21)
+    turned = Image.fromarray(_photo(0, (24, 24)))  # square: only the pixels show the turn
+    exif = turned.getexif()
+    exif[0x0112] = 6  # orientation "rotate 90 degrees clockwise to display"
+    (tmp_path / "turned").mkdir()
+    turned.save(tmp_path / "turned" / "photo.jpg", exif=exif, quality=95)
+    rgba = np.concatenate([_photo(1, (24, 24)), rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)], axis=-1)
+    (tmp_path / "clear").mkdir()
+    Image.fromarray(rgba).save(tmp_path / "clear" / "photo.png")
+    upscaler = runtime.Upscaler(cli_run[0])
+    for folder in ("turned", "clear"):
+        path = tmp_path / folder / "photo.png" if folder == "clear" else tmp_path / folder / "photo.jpg"
+        with Image.open(path) as raw:
+            stored = np.asarray(raw.convert("RGB"))
+        seen = images.read_image(path)
+        if folder == "turned":
+            np.testing.assert_array_equal(seen, np.rot90(stored, k=-1))
+        else:
+            np.testing.assert_array_equal(seen, images.convert_channels(rgba, 3))
+        assert not np.array_equal(seen, stored)
+        crops = next(iter(data.random_crops(tmp_path / folder, size=24, num_crops=1, flip=False))).numpy()
+        np.testing.assert_array_equal(crops[0], data.from_uint8(seen))  # training
+        np.testing.assert_array_equal(superres_app.load_hr_images([path])[1][0], data.from_uint8(seen))  # the app
+        np.testing.assert_array_equal(trained.sr.upscale(path, tile=0), trained.sr.upscale(seen, tile=0))
+        upscaler.upscale_file(path, tmp_path / f"{folder}_x4.png")  # the Upscaler
+        with Image.open(tmp_path / f"{folder}_x4.png") as written:
+            np.testing.assert_array_equal(np.asarray(written), upscaler.upscale(seen))
+    np.testing.assert_array_equal(trained.sr.upscale(rgba, tile=0),
+                                  trained.sr.upscale(images.convert_channels(rgba, 3), tile=0))
 
 
 # -- export, save/load ---------------------------------------------------------------------------------------
@@ -312,10 +348,13 @@ def test_bad_input_names_the_argument(trained, tmp_path):
         (lambda: sr.fit("photos", steps=-2), ValueError, "steps: expected a non-negative integer; got -2"),
         (lambda: sr.fit(tf.data.Dataset.from_tensor_slices(np.zeros((4, 16, 16, 3), np.float32)).batch(2),
                         steps=1), ValueError, r"data: expected images of shape .*\(32, 32, 3\)"),
-        (lambda: sr.upscale(str(tmp_path / "missing.png")), FileNotFoundError, "image: expected an image file"),
+        (lambda: sr.upscale(str(tmp_path / "missing.png")), FileNotFoundError,
+         "image: expected an image file .*missing.png', which does not exist"),
+        (lambda: sr.upscale(tmp_path), FileNotFoundError, "image: expected an image file .*, which is a folder"),
         (lambda: sr.upscale(nan), ValueError, "image: expected finite pixel values"),
         (lambda: sr.upscale(np.array([["a"]])), ValueError, "image: expected a numeric image array"),
-        (lambda: sr.upscale(np.zeros((8, 8, 2), np.float32)), ValueError, "image: expected images with 1, 3 or 4"),
+        (lambda: sr.upscale(np.zeros((8, 8, 5), np.float32)), ValueError,
+         r"image: expected images with 1 \(gray\), 2 \(gray\+alpha\), 3 \(RGB\) or 4 \(RGBA\) channels"),
         (lambda: sr.evaluate(str(tmp_path / "nowhere")), FileNotFoundError, "hr_images: expected 'photos'"),
         (lambda: sr.evaluate([np.zeros((12, 40, 3), np.uint8)]), ValueError,
          r"hr_images\[0\] \(image 0\): expected images of at least 19x19"),
@@ -406,7 +445,7 @@ def test_cli_upscale_runs_without_tensorflow(cli_run, tmp_path):
         pixels = np.asarray(written)
     upscaler = runtime.Upscaler(out)  # no --overlap: the metadata's, the receptive radius, so no seams
     np.testing.assert_array_equal(pixels, upscaler.upscale(image, tile=24, overlap=upscaler.overlap))
-    untiled = upscaler.upscale(image, tile=None).astype(int)
+    untiled = upscaler.upscale(image, tile=0).astype(int)
     assert np.abs(pixels.astype(int) - untiled).max() <= 1 and (pixels == untiled).mean() > 0.99  # rounding only
 
 
@@ -416,7 +455,9 @@ def test_cli_defaults():
     assert (train.upsampling, train.lr_decay) == ("single", "cosine")
     for argv in (["upscale", "in.png", "--model", "m"], ["evaluate", "--model", "m"],
                  ["compare", "in.png", "--model", "m"]):
-        assert parser.parse_args(["superres", *argv]).overlap is None, argv  # the model's receptive radius
+        parsed = parser.parse_args(["superres", *argv])
+        assert parsed.overlap is None and parsed.tile is None, argv  # the model's receptive radius and tile side
+        assert parser.parse_args(["superres", *argv, "--tile", "none"]).tile == 0  # whole images
 
 
 def test_cli_evaluate_prints_the_table_and_matches_the_keras_model(cli_run, tmp_path, capsys):
@@ -454,7 +495,7 @@ def test_cli_compare_writes_the_figure(cli_run, tmp_path, capsys):
     (["upscale", "in.png", "--model", "m", "--overlap", "-1"], ["--overlap", "'-1'"]),
     (["train", "--upsampling", "bicubic"], ["--upsampling", "'bicubic'", "'single'", "'stages'"]),
     (["train", "--lr-decay", "linear"], ["--lr-decay", "'linear'", "'cosine'", "'none'"]),
-    (["evaluate", "--model", "m", "--tile", "0"], ["--tile", "'0'"]),
+    (["evaluate", "--model", "m", "--tile", "-1"], ["--tile", "'-1'", "non-negative integer, or 'none'"]),
     (["compare", "in.png", "--model", "m", "--crop", "1", "2"], ["--crop"]),
     (["resize"], ["SUBCOMMAND", "'resize'"]),
 ])

@@ -32,7 +32,7 @@ from ganapps import _checks, metrics, nets, tiles
 from ganapps import data as gdata
 from ganapps import export as gexport
 from ganapps.games.srgan import SRGAN, interpolate_networks
-from ganapps.images import from_uint8, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, read_image, to_uint8
 from ganapps.callbacks import CosineDecay
 from ganapps.nets.srresnet import BLOCKS, SKIPS, UPSAMPLINGS
 
@@ -40,15 +40,11 @@ SETTINGS_ENTRY = "superres/settings.json"
 PSNR_WEIGHTS_ENTRY = "superres/psnr_generator.npz"
 SETTINGS_VERSION = 1
 LR_DECAYS = ("cosine", None)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
-SSIM_WINDOW = 11
-RADIUS_PROBES = (97, 193, 385)  # probe sizes tried in turn when a receptive field reaches the smaller one's edge
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as PIL's convert("L")
 
 ImageLike = Any
-"""An image the app accepts: a path to a PNG/JPEG file, or an HxWxC (or HxW) array, uint8 0..255 or float
-in [-1, 1]."""
+"""An image the app accepts: a path to an image file (read by :func:`ganapps.images.read_image`), or an HxWxC
+(or HxW) array, uint8 0..255 or float in [-1, 1], with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels."""
 
 
 # -- settings ------------------------------------------------------------------------------------------------
@@ -110,12 +106,6 @@ def _adam(learning_rate: float) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.99)  # ESRGAN's betas
 
 
-def _non_negative_int(value: Any, argument: str) -> int:
-    if not _is_int(value) or value < 0:
-        raise _checks.fail(argument, "a non-negative integer", repr(value))
-    return int(value)
-
-
 def _copy_network(net: keras.Model, frozen: bool = True) -> keras.Model:
     """A copy of ``net`` (same architecture, weights copied), frozen unless asked otherwise."""
     copy = keras.models.clone_model(net)
@@ -125,43 +115,13 @@ def _copy_network(net: keras.Model, frozen: bool = True) -> keras.Model:
 
 
 # -- images in -----------------------------------------------------------------------------------------------
-def _convert_channels(image: np.ndarray, channels: int, argument: str) -> np.ndarray:
-    """A float HxWxC image with the model's channels: gray repeated to RGB, alpha dropped, RGB to BT.601 luma."""
-    have = image.shape[-1]
-    if have == channels:
-        return image
-    if have == 1 and channels == 3:
-        return np.repeat(image, 3, axis=-1)
-    if have == 4 and channels == 3:
-        return image[..., :3]
-    if have in (3, 4) and channels == 1:
-        return (image[..., :3] @ _LUMA)[..., None].astype(np.float32)
-    raise _checks.fail(argument, f"images with 1, 3 or 4 channels for a {channels}-channel model",
-                       f"{have} channels (shape {image.shape})")
-
-
-def _read_image(path: str | os.PathLike, channels: int, argument: str) -> np.ndarray:
-    """A PNG/JPEG file as uint8 HxWxC with the model's channels."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        what = "a folder" if path.is_dir() else "does not exist"
-        raise FileNotFoundError(f"{argument}: expected an image file (PNG or JPEG); got {str(path)!r}, which "
-                                f"{'is ' + what if path.is_dir() else what}")
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise _checks.fail(argument, "an image file Pillow can read (PNG or JPEG)",
-                           f"{str(path)!r}, which could not be read ({err})") from err
-    return array[..., None] if array.ndim == 2 else array
-
-
 def _as_image(value: ImageLike, channels: int, argument: str) -> tuple[np.ndarray, bool]:
-    """``(float32 HxWxC image in [-1, 1] with the model's channels, whether it came as uint8 or a file)``."""
+    """``(float32 HxWxC image in [-1, 1] with the model's channels, whether it came as uint8 or a file)``.
+
+    Files and arrays go through the library's one reader and channel converter (:mod:`ganapps.images`), as
+    training data and :class:`ganapps.runtime.Upscaler` do: the same file is the same image to all three."""
     if isinstance(value, (str, os.PathLike)):
-        return _as_image(_read_image(value, channels, argument), channels, argument)[0], True
+        return from_uint8(read_image(value, channels, argument)), True
     try:
         array = np.asarray(value)
     except Exception as err:  # noqa: BLE001  (ragged lists and the like)
@@ -174,27 +134,24 @@ def _as_image(value: ImageLike, channels: int, argument: str) -> tuple[np.ndarra
         array = array[..., None]
     if array.ndim != 3 or min(array.shape) < 1:
         raise _checks.fail(argument, "one image of shape (height, width, channels)", f"shape {array.shape}")
-    is_uint8 = array.dtype == np.uint8
-    if is_uint8:
-        image = from_uint8(array)
-    elif np.issubdtype(array.dtype, np.floating):
-        bad = int((~np.isfinite(array)).sum())
-        if bad:
-            raise _checks.fail(argument, "finite pixel values", f"{bad} NaN or Inf among {array.size} values")
-        low, high = float(array.min()), float(array.max())
-        if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
-            raise _checks.fail(argument, "float images in [-1, 1] (or uint8 0..255)",
-                               f"values from {low:.6g} to {high:.6g}")
-        image = np.clip(array, -1.0, 1.0).astype(np.float32)
-    else:
+    if array.dtype == np.uint8:
+        return from_uint8(convert_channels(array, channels, argument)), True
+    if not np.issubdtype(array.dtype, np.floating):
         raise _checks.fail(argument, "uint8 images (0..255) or float images in [-1, 1]", f"dtype {array.dtype}")
-    return _convert_channels(image, channels, argument), is_uint8
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        raise _checks.fail(argument, "finite pixel values", f"{bad} NaN or Inf among {array.size} values")
+    low, high = float(array.min()), float(array.max())
+    if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+        raise _checks.fail(argument, "float images in [-1, 1] (or uint8 0..255)",
+                           f"values from {low:.6g} to {high:.6g}")
+    return convert_channels(np.clip(array, -1.0, 1.0).astype(np.float32), channels, argument), False
 
 
 def _image_files(folder: Path, argument: str) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise _checks.fail(argument, f"a folder holding images ({', '.join(IMAGE_SUFFIXES)})",
+        raise _checks.fail(argument, f"a folder holding images ({', '.join(IMAGE_EXTENSIONS)})",
                            f"{str(folder)!r}, which holds none")
     return files
 
@@ -204,8 +161,8 @@ def load_hr_images(source: Any = "photos", channels: int = 3,
     """High-resolution evaluation images as ``(names, float32 HxWxC images in [-1, 1])``.
 
     ``source`` is ``"photos"`` or None (the bundled held-out test photos, never used in training), a folder of
-    PNG/JPEG files, one image file, an NHWC array, or a list of images (arrays or paths); uint8 0..255 or
-    float in [-1, 1]. Images are converted to ``channels``.
+    image files (PNG, JPEG, BMP, GIF), one image file, an NHWC array, or a list of images (arrays or paths);
+    uint8 0..255 or float in [-1, 1]. Images are converted to ``channels``.
     """
     if source is None or (isinstance(source, str) and source == "photos"):
         photos = gdata.load_photos("test", channels=channels)
@@ -225,17 +182,12 @@ def load_hr_images(source: Any = "photos", channels: int = 3,
         source = [source]
     if not isinstance(source, (list, tuple)) or not source:
         raise _checks.fail(argument, "'photos', a folder, an image file, an NHWC array or a non-empty list of "
-                           "images", f"{type(source).__name__} {_short(source)}")
+                           "images", f"{type(source).__name__} {_checks.short(source)}")
     names, images = [], []
     for i, item in enumerate(source):
         images.append(_as_image(item, channels, f"{argument}[{i}]")[0])
         names.append(Path(item).name if isinstance(item, (str, os.PathLike)) else f"image {i}")
     return names, images
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- the degradation and the baseline ------------------------------------------------------------------------
@@ -255,10 +207,10 @@ def bicubic_upscale(low: np.ndarray, scale: int) -> np.ndarray:
 def _cut(hr: np.ndarray, scale: int, argument: str) -> np.ndarray:
     """``hr`` cut to multiples of ``scale``, checked to leave room for SSIM after a ``scale``-pixel border."""
     h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-    need = SSIM_WINDOW + 2 * scale
+    need = metrics.SSIM_WINDOW + 2 * scale
     if min(h, w) < need:
         raise _checks.fail(argument, f"images of at least {need}x{need} pixels at scale {scale} (SSIM's "
-                           f"{SSIM_WINDOW}-pixel window inside a {scale}-pixel border)",
+                           f"{metrics.SSIM_WINDOW}-pixel window inside a {scale}-pixel border)",
                            f"an image of {hr.shape[0]}x{hr.shape[1]}")
     return hr[:h, :w]
 
@@ -372,18 +324,10 @@ def _run_keras(net: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def measure_receptive_radius(net: keras.Model, scale: int, channels: int) -> int:
-    """The receptive-field radius of an upscaling network in low-resolution pixels, measured by
-    :func:`ganapps.tiles.receptive_radius` on ever larger probes until the field fits in one: the tile
-    overlap that makes tiled upscaling equal to running the whole image."""
-    for probe in RADIUS_PROBES:
-        try:
-            return tiles.receptive_radius(_run_keras(net), channels, scale, probe=probe)
-        except ValueError as err:
-            if not str(err).startswith("probe: expected a probe larger"):
-                raise
-    widest = RADIUS_PROBES[-1] // 2
-    raise _checks.fail("overlap", f"an explicit overlap for a generator whose receptive field reaches past "
-                       f"{widest} low-resolution pixels (too wide to measure)", "overlap=None")
+    """The receptive-field radius of an upscaling network in low-resolution pixels
+    (:func:`ganapps.tiles.receptive_radius`): the tile overlap that makes tiled upscaling equal to running the
+    whole image."""
+    return tiles.receptive_radius(_run_keras(net), channels, scale)
 
 
 def _weights_digest(net: keras.Model) -> bytes:
@@ -533,7 +477,7 @@ class SuperResolver:
             if text == "photos":
                 return text
             if text.startswith(("/", ".", "~")) or text.endswith(("/", os.sep)) or \
-                    path.suffix.lower() in IMAGE_SUFFIXES:
+                    path.suffix.lower() in IMAGE_EXTENSIONS:
                 raise FileNotFoundError(f"{argument}: expected 'photos', an image folder, an image file or a "
                                         f"tensorflow-datasets name; got {text!r}, which does not exist")
             return text  # a tensorflow-datasets name; random_crops says how to get it when it is missing
@@ -544,7 +488,7 @@ class SuperResolver:
         if not isinstance(data, (list, tuple)) or not data:
             raise _checks.fail(argument, "'photos', a folder, a tensorflow-datasets name, a tf.data.Dataset of "
                                "high-resolution batches, an NHWC array or a non-empty list of images",
-                               f"{type(data).__name__} {_short(data)}")
+                               f"{type(data).__name__} {_checks.short(data)}")
         images = []
         for i, item in enumerate(data):
             image = _as_image(item, self.channels, f"{argument}[{i}]")[0]
@@ -608,8 +552,8 @@ class SuperResolver:
         Returns:
             self, so that ``SuperResolver().fit(...)`` chains.
         """
-        steps = _non_negative_int(steps, "steps")
-        adversarial_steps = _non_negative_int(adversarial_steps, "adversarial_steps")
+        steps = _checks.non_negative_int(steps, "steps")
+        adversarial_steps = _checks.non_negative_int(adversarial_steps, "adversarial_steps")
         if not steps and not adversarial_steps:
             raise _checks.fail("steps", "steps or adversarial_steps above 0", "0 of each")
         if steps:
@@ -637,6 +581,8 @@ class SuperResolver:
     # -- use -------------------------------------------------------------------------------------------------
     def _upscale_float(self, image: np.ndarray, tile: int | None, overlap: int | None,
                        batch_size: int) -> np.ndarray:
+        if _is_int(tile) and tile == 0:  # 0, like None, is no tiling: the Upscaler's spelling of it
+            tile = None
         overlap = self._overlap(overlap, tile, *image.shape[-3:-1])
         out = tiles.upscale_tiled(_run_keras(self.generator), image, self.scale, tile=tile, overlap=overlap,
                                   batch_size=batch_size)
@@ -650,7 +596,7 @@ class SuperResolver:
             image: a PNG/JPEG path or an HxWxC array (an NHWC batch is upscaled image by image). uint8 and files
                 give uint8 back; float in [-1, 1] gives float32 in [-1, 1]. Gray, RGB and RGBA are converted to
                 the model's channels.
-            tile: tile side in low-resolution pixels; None runs the whole image at once.
+            tile: tile side in low-resolution pixels; None (or 0) runs the whole image at once.
             overlap: context each tile borrows from its neighbours; at least the generator's receptive-field
                 radius makes tiling invisible (the result equals ``tile=None``). None: that radius, measured
                 (:attr:`receptive_radius`).
@@ -686,7 +632,7 @@ class SuperResolver:
         s = self._settings
         tile = _checks.positive_int(tile, "tile")
         radius = self.receptive_radius
-        overlap = radius if overlap is None else _non_negative_int(overlap, "overlap")
+        overlap = radius if overlap is None else _checks.non_negative_int(overlap, "overlap")
         if tile < 2 * overlap + 1:
             raise _checks.fail("tile", f"at least 2 * overlap + 1 = {2 * overlap + 1} (overlap={overlap}; the "
                                f"receptive-field radius is {radius})", repr(tile))

@@ -49,15 +49,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _tile(text: str) -> int | None:
+def _tile(text: str) -> int:
+    """A tile side; 0 (or 'none') for whole images."""
     if text.lower() == "none":
-        return None
-    return _number(int, 1, "a positive integer or 'none'")(text)
+        return 0
+    return _number(int, 0, "a non-negative integer, or 'none'")(text)
 
 
 def _add_tiling(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tile", type=_tile, default=128,
-                   help="tile side in low-resolution pixels, or 'none' for whole images (default: %(default)s)")
+    p.add_argument("--tile", type=_tile, default=None,
+                   help="tile side in low-resolution pixels, or 0 (or 'none') for whole images (default: the "
+                        "tile side an export's metadata advises, else 128)")
     p.add_argument("--overlap", type=_non_negative_int, default=None,
                    help="context pixels each tile borrows from its neighbours (default: the model's receptive-field "
                         "radius, from an export's metadata or measured on a .keras model, which makes tiling "
@@ -120,8 +122,8 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
                        help="output folder (default: saved_models/superres_x<scale>)")
 
     up = sub.add_parser("upscale", help="upscale an image file with an export (ONNX Runtime, no TensorFlow)",
-                        description="Upscale one PNG/JPEG image tile by tile with an exported model through ONNX "
-                                    "Runtime; TensorFlow is not imported.")
+                        description="Upscale one image file (PNG, JPEG, BMP, GIF, ...) tile by tile with an exported "
+                                    "model through ONNX Runtime; TensorFlow is not imported.")
     up.add_argument("input", help="the image file to upscale")
     up.add_argument("--model", required=True, help="export folder (model.onnx + metadata.json)")
     up.add_argument("--out", default=None, help="output file, .png/.jpg (default: <input>_x<scale>.png)")
@@ -186,12 +188,14 @@ def _model(path_text: str, tile: int | None, overlap: int | None) -> tuple[Calla
 
         upscaler = Upscaler(path)
         return (lambda low: upscaler.upscale(low, tile=tile, overlap=overlap), upscaler.scale, upscaler.channels,
-                f"the ONNX export in {path} ({upscaler.providers[0]})")
+                f"the ONNX export in {path} ({upscaler.providers[0]})")  # tile None: the export's advice
     if keras_file.is_file():
         from apps.superres.app import SuperResolver
+        from ganapps.runtime import DEFAULT_TILE
 
         sr = SuperResolver.load(keras_file)
-        return (lambda low: sr.upscale(low, tile=tile, overlap=overlap), sr.scale, sr.channels,
+        keras_tile = DEFAULT_TILE if tile is None else tile  # a .keras file advises no tile side
+        return (lambda low: sr.upscale(low, tile=keras_tile, overlap=overlap), sr.scale, sr.channels,
                 f"the Keras model in {keras_file}")
     what = "does not exist" if not path.exists() else "holds neither metadata.json nor " + KERAS_FILE
     raise FileNotFoundError(f"--model: expected an export folder (model.onnx + metadata.json) or a superres "
@@ -271,8 +275,8 @@ def _upscale(args: argparse.Namespace) -> int:
     upscaler = Upscaler(model)
     target = Path(args.out) if args.out else source.with_name(f"{source.stem}_x{upscaler.scale}.png")
     upscaler.upscale_file(source, target, tile=args.tile, overlap=args.overlap)
-    with Image.open(source) as before, Image.open(target) as after:
-        sizes = f"{before.width}x{before.height} -> {after.width}x{after.height}"
+    with Image.open(target) as after:  # the input's size as read: upright, whatever its EXIF orientation
+        sizes = f"{after.width // upscaler.scale}x{after.height // upscaler.scale} -> {after.width}x{after.height}"
     print(f"wrote {target} ({sizes}, x{upscaler.scale}, {upscaler.providers[0]}, "
           f"{time.perf_counter() - start:.2f} s)")
     return 0
