@@ -156,6 +156,15 @@ def _image_files(folder: Path, argument: str) -> list[Path]:
     return files
 
 
+def _listed(value: Any) -> Any:
+    """An NHWC array as a list of its images, one image (HxW or HxWxC) as a list of one; anything else as is."""
+    if isinstance(value, np.ndarray) and value.ndim == 4:
+        return list(value)
+    if isinstance(value, np.ndarray) and value.ndim in (2, 3):
+        return [value]
+    return value
+
+
 def load_hr_images(source: Any = "photos", channels: int = 3,
                    argument: str = "hr_images") -> tuple[list[str], list[np.ndarray]]:
     """High-resolution evaluation images as ``(names, float32 HxWxC images in [-1, 1])``.
@@ -176,10 +185,7 @@ def load_hr_images(source: Any = "photos", channels: int = 3,
             raise FileNotFoundError(f"{argument}: expected 'photos', an image folder or an image file; got "
                                     f"{str(source)!r}, which does not exist")
         return [path.name], [_as_image(path, channels, argument)[0]]
-    if isinstance(source, np.ndarray) and source.ndim == 4:
-        source = list(source)
-    elif isinstance(source, np.ndarray) and source.ndim in (2, 3):
-        source = [source]
+    source = _listed(source)
     if not isinstance(source, (list, tuple)) or not source:
         raise _checks.fail(argument, "'photos', a folder, an image file, an NHWC array or a non-empty list of "
                            "images", f"{type(source).__name__} {_checks.short(source)}")
@@ -481,10 +487,7 @@ class SuperResolver:
                 raise FileNotFoundError(f"{argument}: expected 'photos', an image folder, an image file or a "
                                         f"tensorflow-datasets name; got {text!r}, which does not exist")
             return text  # a tensorflow-datasets name; random_crops says how to get it when it is missing
-        if isinstance(data, np.ndarray) and data.ndim == 4:
-            data = list(data)
-        elif isinstance(data, np.ndarray) and data.ndim in (2, 3):
-            data = [data]
+        data = _listed(data)
         if not isinstance(data, (list, tuple)) or not data:
             raise _checks.fail(argument, "'photos', a folder, a tensorflow-datasets name, a tf.data.Dataset of "
                                "high-resolution batches, an NHWC array or a non-empty list of images",
