@@ -639,17 +639,12 @@ class SuperResolver:
         if tile < 2 * overlap + 1:
             raise _checks.fail("tile", f"at least 2 * overlap + 1 = {2 * overlap + 1} (overlap={overlap}; the "
                                f"receptive-field radius is {radius})", repr(tile))
-        order = "RGB" if s["channels"] == 3 else "L"
+        # The game's export_metadata() records task, scale, channel order and the receptive radius.
         extra = {
-            "task": "super_resolution",
-            "scale": s["scale"],
-            "value_range": [-1.0, 1.0],
-            "channel_order": order,
             "input": "low-resolution image, NHWC float32 in [-1, 1] (uint8 x: x / 127.5 - 1)",
             "output": f"the image {s['scale']}x larger, NHWC float32; clip to [-1, 1]",
             "tile": tile,
             "overlap": overlap,
-            "receptive_radius": radius,
             "training": {**s, "steps_trained": dict(self.steps_trained), "app": "apps.superres.SuperResolver"},
         }
         return gexport.export_generator(self.game, directory, extra_metadata=extra)
