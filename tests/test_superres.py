@@ -15,7 +15,7 @@ from PIL import Image
 
 from apps.superres import SuperResolver
 from apps.superres import app as superres_app
-from ganapps import cli, data, images, metrics, nets, runtime
+from ganapps import cli, data, images, metrics, nets, runtime, tiles
 from ganapps.callbacks import CosineDecay
 from ganapps.games.srgan import SRGAN
 
@@ -184,8 +184,8 @@ def test_default_overlap_is_the_measured_receptive_radius(trained):
 def test_receptive_radius_is_remeasured_when_the_weights_change(trained, monkeypatch):
     sr = trained.sr.interpolate(1.0)  # a copy to change
     calls = []
-    measure = superres_app.measure_receptive_radius
-    monkeypatch.setattr(superres_app, "measure_receptive_radius", lambda *args: calls.append(args) or measure(*args))
+    measure = tiles.receptive_radius  # what the game's cache calls
+    monkeypatch.setattr(tiles, "receptive_radius", lambda *args: calls.append(args) or measure(*args))
     assert sr.receptive_radius == sr.receptive_radius == TINY_RADIUS and len(calls) == 1  # cached
     head = sr.generator.get_layer("head_conv")
     kernel, bias = head.get_weights()

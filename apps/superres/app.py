@@ -15,7 +15,6 @@ constructor's settings, steps trained, history) and, after an adversarial phase,
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -329,24 +328,6 @@ def _run_keras(net: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     return lambda batch: keras.ops.convert_to_numpy(net(np.asarray(batch, np.float32), training=False))
 
 
-def measure_receptive_radius(net: keras.Model, scale: int, channels: int) -> int:
-    """The receptive-field radius of an upscaling network in low-resolution pixels
-    (:func:`ganapps.tiles.receptive_radius`): the tile overlap that makes tiled upscaling equal to running the
-    whole image."""
-    return tiles.receptive_radius(_run_keras(net), channels, scale)
-
-
-def _weights_digest(net: keras.Model) -> bytes:
-    """A fingerprint of ``net``'s weights (about a millisecond for the default generator): whatever changes them
-    (training, ``set_weights``, loading) changes it."""
-    digest = hashlib.blake2b(digest_size=16)
-    for weight in net.weights:
-        value = keras.ops.convert_to_numpy(weight)
-        digest.update(str(value.shape).encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.digest()
-
-
 # -- the app -------------------------------------------------------------------------------------------------
 class SuperResolver:
     """Single-image super-resolution: an SRGAN trained on your images, used on images of any size.
@@ -398,7 +379,6 @@ class SuperResolver:
         self.psnr_generator: keras.Model | None = None
         self.steps_trained = {"psnr": 0, "adversarial": 0}
         self.history: dict[str, dict[str, list[float]]] = {"psnr": {}, "adversarial": {}}
-        self._radius_cache: tuple[keras.Model, bytes, int] | None = None
 
     @staticmethod
     def _compiled_game(generator: keras.Model, discriminator: keras.Model, s: dict[str, Any],
@@ -415,7 +395,6 @@ class SuperResolver:
         sr = cls.__new__(cls)
         sr._settings, sr.game, sr.psnr_generator = settings, game, psnr_generator
         sr.steps_trained, sr.history = dict(steps_trained), history
-        sr._radius_cache = None
         return sr
 
     # -- properties ------------------------------------------------------------------------------------------
@@ -443,13 +422,8 @@ class SuperResolver:
     def receptive_radius(self) -> int:
         """How far, in low-resolution pixels, an input pixel reaches into the output: the tile overlap at which
         tiled upscaling equals upscaling the whole image (what ``overlap=None`` uses). Measured on the current
-        weights (a fraction of a second for the default generator) and cached until they change."""
-        net = self.generator
-        digest = _weights_digest(net)
-        cached = self._radius_cache
-        if cached is None or cached[0] is not net or cached[1] != digest:
-            self._radius_cache = (net, digest, measure_receptive_radius(net, self.scale, self.channels))
-        return self._radius_cache[2]
+        weights (a fraction of a second for the default generator) and cached by the game until they change."""
+        return self.game.receptive_radius()
 
     def _overlap(self, overlap: int | None, tile: int | None, height: int, width: int) -> int:
         """``overlap``, or for None the receptive radius where the image is tiled at all (0 where it is not)."""
