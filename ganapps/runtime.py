@@ -1,4 +1,4 @@
-"""Run exported generators with ONNX Runtime: no TensorFlow, no Keras.
+"""Run exported generators (and the task models built on them) with ONNX Runtime: no TensorFlow, no Keras.
 
 ``load(directory)`` reads ``metadata.json`` and ``model.onnx`` written by :func:`ganapps.export.export_generator`
 and returns a :class:`GeneratorRunner`. It uses the CUDA execution provider when onnxruntime offers it, else the
@@ -13,6 +13,13 @@ Keras and from an export.
 
 Super-resolution exports (metadata ``"task": "super_resolution"``, with ``"scale"``) load into an
 :class:`Upscaler` (:func:`load_upscaler`), which upscales images and image files of any size tile by tile.
+
+Outlier-scoring exports (metadata ``"task": "outlier_scoring"``, with ``"threshold"``, ``"input_kind"``,
+``"sample_shape"`` and, for images, ``"value_range"``; a model of one input ``x`` and the outputs ``score``,
+``reconstruction`` and ``residual``) load into an :class:`OutlierScorer` (:func:`load_scorer`), which scores
+arrays and image files with scikit-learn's outlier-detector methods (``score_samples``, ``decision_function``,
+``predict``). :func:`read_samples` reads what command-line scoring is given: a folder of images, an image file,
+a ``.npy`` or a ``.csv`` file.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ganapps import _checks
-from ganapps.images import WRITABLE_EXTENSIONS, convert_channels, read_image, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, WRITABLE_EXTENSIONS, convert_channels, read_image, to_uint8
 
 METADATA = "metadata.json"
 ONNX_FILE = "model.onnx"
@@ -407,14 +414,7 @@ class Upscaler:
         return value
 
     def _metadata_range(self) -> tuple[float, float]:
-        value = self.metadata.get("value_range", (-1.0, 1.0))
-        ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
-        if not ok or not value[0] < value[1]:
-            raise ValueError(f"directory: expected metadata whose 'value_range', if any, is [low, high] with "
-                             f"finite low < high; got {str(self.directory)!r}, whose metadata has value_range "
-                             f"{_short(value)}")
-        return float(value[0]), float(value[1])
+        return _metadata_value_range(self.metadata, self.directory)
 
     @property
     def providers(self) -> list[str]:
@@ -530,9 +530,318 @@ def load_upscaler(directory: str | os.PathLike, providers: list[str] | None = No
     return Upscaler(directory, providers=providers)
 
 
+def _metadata_value_range(metadata: dict[str, Any], directory: Path) -> tuple[float, float]:
+    """``metadata["value_range"]`` (default [-1, 1]) checked to be [low, high] with finite low < high."""
+    value = metadata.get("value_range", (-1.0, 1.0))
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+    if not ok or not value[0] < value[1]:
+        raise ValueError(f"directory: expected metadata whose 'value_range', if any, is [low, high] with "
+                         f"finite low < high; got {str(directory)!r}, whose metadata has value_range "
+                         f"{_short(value)}")
+    return float(value[0]), float(value[1])
+
+
+OUTLIER_SCORING = "outlier_scoring"
+SCORER_OUTPUTS = ("score", "reconstruction", "residual")
+INPUT_KINDS = ("images", "vectors")
+
+
+class OutlierScorer:
+    """An outlier-scoring export (``metadata["task"] == "outlier_scoring"``: the f-AnoGAN scorer that
+    ``apps.outliers`` exports) run by ONNX Runtime, with scikit-learn's outlier-detector methods.
+
+    One forward pass gives each sample's anomaly score (HIGHER = MORE ABNORMAL), its reconstruction and its squared
+    residual map. The export's ``metadata["threshold"]``, on the anomaly-score scale, splits the two classes:
+    ``score > threshold`` is an outlier. As in scikit-learn, :meth:`score_samples` is the negated score (lower =
+    more abnormal), :meth:`decision_function` is negative for outliers and :meth:`predict` gives +1 (inlier) or
+    -1 (outlier), so code written for a scikit-learn detector reads the same here.
+
+    What it takes depends on ``metadata["input_kind"]``:
+
+    * ``"images"`` of ``metadata["sample_shape"]`` (H, W, C): uint8 (or integers in 0..255), mapped to
+      ``metadata["value_range"]``, or floats already in that range; one HxWxC image or an NHWC batch, and for
+      gray models HxW or NHW too. Files (:meth:`score_files`, :func:`read_samples`) are read by
+      :func:`ganapps.images.read_image` and converted to the model's channels, as the app reads its training
+      images.
+    * ``"vectors"`` of shape (d,): floats on the training data's own scale (the export standardises them in its
+      graph); one (d,) vector or an (n, d) batch.
+
+    Nothing is resized: samples of another shape are refused.
+    """
+
+    def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
+        self.directory = Path(directory)
+        self.metadata = read_metadata(self.directory)
+        task = self.metadata.get("task")
+        if task != OUTLIER_SCORING:
+            raise ValueError(f"directory: expected an outlier-scoring export (metadata task {OUTLIER_SCORING!r}, "
+                             f"as GANOutlierDetector.export writes); got {str(self.directory)!r}, whose metadata "
+                             f"has task {task!r}")
+        self.threshold = self._threshold()
+        self.input_kind = self._input_kind()
+        self.sample_shape = self._sample_shape()
+        self.value_range = (_metadata_value_range(self.metadata, self.directory) if self.input_kind == "images"
+                            else None)
+        self.session = open_export(self.directory, providers)
+        inputs = self.session.get_inputs()
+        shape = list(inputs[0].shape) if len(inputs) == 1 else []
+        fits = len(shape) == 1 + len(self.sample_shape) and all(
+            not isinstance(have, int) or have == want for have, want in zip(shape[1:], self.sample_shape))
+        if not fits:
+            raise ValueError(f"directory: expected a model of one input of samples of shape {self.sample_shape} "
+                             f"(the metadata's sample_shape); got {str(self.directory)!r}, whose model takes "
+                             f"{', '.join(f'{i.name} {_fmt(i.shape)}' for i in inputs)}")
+        self.input_name = inputs[0].name
+        names = [output.name for output in self.session.get_outputs()]
+        missing = [name for name in SCORER_OUTPUTS if name not in names]
+        if missing:
+            raise ValueError(f"directory: expected a model with outputs {list(SCORER_OUTPUTS)}; got "
+                             f"{str(self.directory)!r}, whose model has outputs {names}")
+
+    def _bad_metadata(self, key: str, what: str) -> ValueError:
+        return ValueError(f"directory: expected metadata with {what}; got {str(self.directory)!r}, whose metadata "
+                          f"has {key} {_short(self.metadata.get(key))}")
+
+    def _threshold(self) -> float:
+        value = self.metadata.get("threshold")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise self._bad_metadata("threshold", "a finite 'threshold' (the anomaly score above which a sample "
+                                                  "is an outlier)")
+        return float(value)
+
+    def _input_kind(self) -> str:
+        value = self.metadata.get("input_kind")
+        if value not in INPUT_KINDS:
+            raise self._bad_metadata("input_kind", f"an 'input_kind' of {' or '.join(map(repr, INPUT_KINDS))}")
+        return value
+
+    def _sample_shape(self) -> tuple[int, ...]:
+        value = self.metadata.get("sample_shape")
+        rank = 3 if self.input_kind == "images" else 1
+        what = "[height, width, channels]" if rank == 3 else "[features]"
+        ok = isinstance(value, (list, tuple)) and len(value) == rank and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        if not ok:
+            raise self._bad_metadata("sample_shape", f"a 'sample_shape' of {self.input_kind}: {what} of positive "
+                                                     f"integers")
+        return tuple(value)
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers ONNX Runtime runs the scorer on (CUDA first when it has it)."""
+        return self.session.get_providers()
+
+    def prepare(self, x: Any) -> np.ndarray:
+        """``x`` as the float32 batch the model takes, shape ``(n, *sample_shape)`` (see the class docstring for
+        what is accepted and how images are mapped)."""
+        array = np.asarray(x)
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"x: expected numeric samples (uint8 or float); got dtype {array.dtype}")
+        batch = _as_batch(array, self.sample_shape, "x", f"shape {array.shape}")
+        if len(batch) == 0:
+            raise ValueError(f"x: expected at least one sample; got an empty batch of shape {array.shape}")
+        if self.input_kind == "images" and batch.dtype.kind in "iu":
+            low, high = int(batch.min()), int(batch.max())
+            if low < 0 or high > 255:
+                raise ValueError(f"x: expected integer pixel values in 0..255; got values from {low} to {high}")
+            lo, hi = self.value_range
+            return np.ascontiguousarray(lo + batch.astype(np.float32) * np.float32((hi - lo) / 255.0))
+        batch = np.ascontiguousarray(batch, np.float32)
+        bad = int(np.count_nonzero(~np.isfinite(batch)))
+        if bad:
+            raise ValueError(f"x: expected finite values; got {bad} NaN or Inf values")
+        if self.input_kind == "images":
+            lo, hi = self.value_range
+            slack = 0.01 * (hi - lo)
+            if batch.min() < lo - slack or batch.max() > hi + slack:
+                raise ValueError(f"x: expected float pixel values in [{lo:g}, {hi:g}] (or uint8 images); got "
+                                 f"values from {float(batch.min()):.6g} to {float(batch.max()):.6g}")
+        return batch
+
+    def score(self, x: Any, batch_size: int = 256) -> dict[str, np.ndarray]:
+        """{"score": (n,), "reconstruction": (n, *sample_shape), "residual": (n, *sample_shape)} as float32: the
+        anomaly score (higher = more abnormal), the model's reconstruction in its value range and the squared
+        residual map that shows where a sample departs from it."""
+        return self._run(self.prepare(x), SCORER_OUTPUTS, batch_size)
+
+    def anomaly_score(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """(n,) anomaly scores: HIGHER = MORE ABNORMAL; above :attr:`threshold` is an outlier."""
+        return self._run(self.prepare(x), ("score",), batch_size)["score"]
+
+    def score_samples(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """(n,) negated anomaly scores, scikit-learn's sign: LOWER = MORE ABNORMAL."""
+        return -self.anomaly_score(x, batch_size)
+
+    def decision_function(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """(n,) ``score_samples - (-threshold)`` = ``threshold - score``: negative for outliers."""
+        return self.score_samples(x, batch_size) + np.float32(self.threshold)
+
+    def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """(n,) +1 for inliers, -1 for outliers (anomaly score above :attr:`threshold`)."""
+        return np.where(self.decision_function(x, batch_size) < 0, -1, 1)
+
+    def score_files(self, paths: str | os.PathLike | list, batch_size: int = 256) -> dict[str, np.ndarray]:
+        """:meth:`score` of image files (one path or a list), read by :func:`ganapps.images.read_image` and
+        converted to the model's channels; files of another size than the sample shape are refused, not resized."""
+        if self.input_kind != "images":
+            raise ValueError(f"paths: expected no image files for a scorer of vectors (sample shape "
+                             f"{self.sample_shape}): score arrays or read a .npy or .csv file with read_samples; "
+                             f"got {_short(paths)}")
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        paths = list(paths)
+        if not paths:
+            raise ValueError("paths: expected at least one image file; got none")
+        return self.score(_read_image_files(paths, self.sample_shape, "paths"), batch_size)
+
+    def _run(self, batch: np.ndarray, names: tuple[str, ...], batch_size: int) -> dict[str, np.ndarray]:
+        _checks.positive_int(batch_size, "batch_size")
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start:start + batch_size]
+            for name, value in zip(names, self.session.run(list(names), {self.input_name: chunk})):
+                parts[name].append(value.reshape(len(chunk)) if name == "score" else value)
+        return {name: np.concatenate(values).astype(np.float32, copy=False) for name, values in parts.items()}
+
+
+def load_scorer(directory: str | os.PathLike, providers: list[str] | None = None) -> OutlierScorer:
+    """Load an outlier-scoring export folder into an :class:`OutlierScorer`."""
+    return OutlierScorer(directory, providers=providers)
+
+
+def read_samples(path: str | os.PathLike, sample_shape: Any) -> tuple[np.ndarray, list[str]]:
+    """Read the samples to score from ``path``, with a name for each, for command-line scoring.
+
+    * a folder: its image files (extensions :data:`ganapps.images.IMAGE_EXTENSIONS`, other files skipped), in
+      sorted order, read by :func:`ganapps.images.read_image` and converted to the sample shape's channels;
+      names are the file names. Every image must have the sample shape's height and width (none is resized).
+    * an image file: one sample named after the file.
+    * a ``.npy`` file: the array it holds (one sample or a batch), names "0", "1", ...
+    * a ``.csv`` file: numeric columns, one sample per row (a header row is allowed and skipped); rows of
+      prod(sample_shape) values are reshaped to the sample shape; names are the row indices "0", "1", ...
+
+    Returns:
+        (array of shape ``(n, *sample_shape)`` (uint8 from images, else as stored; a gray NHW ``.npy`` gets its
+        channel axis), names): pass the array to :meth:`OutlierScorer.score`, which maps and checks the values.
+    """
+    shape = _check_sample_shape(sample_shape)
+    if not isinstance(path, (str, os.PathLike)):
+        raise _checks.fail("path", "a folder of images, an image file, a .npy or a .csv file",
+                           f"{type(path).__name__} {_short(path)}")
+    file = Path(path).expanduser()
+    if file.is_dir():
+        files = sorted((p for p in file.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+                       key=lambda p: p.name)
+        if not files:
+            raise ValueError(f"path: expected a folder holding image files ({', '.join(IMAGE_EXTENSIONS)}); got "
+                             f"{str(file)!r}, which holds none")
+        return _read_image_files(files, shape, "path"), [p.name for p in files]
+    if not file.is_file():
+        raise FileNotFoundError(f"path: expected a folder of images, an image file, a .npy or a .csv file; got "
+                                f"{str(file)!r}, which does not exist")
+    suffix = file.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return _read_image_files([file], shape, "path"), [file.name]
+    if suffix == ".npy":
+        try:
+            array = np.load(file, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise ValueError(f"path: expected a NumPy .npy file of numbers; got {str(file)!r}, which could not "
+                             f"be read ({str(err).strip().splitlines()[0] if str(err).strip() else err!r})") from err
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"path: expected a .npy file of numbers; got {str(file)!r}, of dtype {array.dtype}")
+    elif suffix == ".csv":
+        array = _read_csv(file)
+        if array.shape[1] != shape[-1] and array.shape[1] == int(np.prod(shape)) and len(shape) > 1:
+            array = array.reshape((len(array), *shape))
+    else:
+        raise ValueError(f"path: expected a folder of images, an image file ({', '.join(IMAGE_EXTENSIONS)}), a "
+                         f".npy or a .csv file; got {str(file)!r}")
+    batch = _as_batch(array, shape, "path", f"{str(file)!r}, which holds an array of shape {array.shape}")
+    return batch, [str(i) for i in range(len(batch))]
+
+
+def _check_sample_shape(value: Any) -> tuple[int, ...]:
+    ok = isinstance(value, (list, tuple)) and len(value) >= 1 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)
+    if not ok:
+        raise _checks.fail("sample_shape", "a list of positive integers, e.g. [8, 8, 1] or [5]", _short(value))
+    return tuple(int(v) for v in value)
+
+
+def _as_batch(array: np.ndarray, shape: tuple[int, ...], argument: str, given: str) -> np.ndarray:
+    """``array`` as a batch ``(n, *shape)``: one sample gets a batch axis, gray images without a channel axis get
+    one; anything else is refused."""
+    if array.shape == shape:
+        return array[None]
+    if array.ndim == len(shape) + 1 and array.shape[1:] == shape:
+        return array
+    if len(shape) == 3 and shape[2] == 1:  # gray images given without their channel axis
+        if array.shape == shape[:2]:
+            return array[None, ..., None]
+        if array.ndim == 3 and array.shape[1:] == shape[:2]:
+            return array[..., None]
+    raise ValueError(f"{argument}: expected samples of shape {shape} (the scorer's sample shape), one or a batch "
+                     f"of them; got {given}")
+
+
+def _read_image_files(files: list, shape: tuple[int, ...], argument: str) -> np.ndarray:
+    """uint8 NHWC images of ``shape`` (H, W, C) read from ``files``; a file of another size is an error naming it."""
+    if len(shape) != 3 or shape[2] not in (1, 3):
+        raise ValueError(f"{argument}: expected no image files for samples of shape {shape} (images are read for "
+                         f"gray or RGB image models); got {_short([str(f) for f in files])}")
+    height, width, channels = shape
+    images = []
+    for i, file in enumerate(files):
+        image = read_image(file, channels, argument=f"{argument}[{i}]" if argument == "paths" else argument)
+        if image.shape[:2] != (height, width):
+            raise ValueError(f"{argument}: expected images of {height}x{width} pixels (height x width, the scorer's "
+                             f"sample shape; images are not resized); got {str(file)!r}, which is "
+                             f"{image.shape[0]}x{image.shape[1]}")
+        images.append(image)
+    return np.stack(images)
+
+
+def _read_csv(file: Path) -> np.ndarray:
+    """The numeric rows of a CSV file as float32 (n, columns); a first row that is not all numbers is a header."""
+    import csv
+
+    rows = []
+    with open(file, newline="") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((reader.line_num, row))
+    parsed = []
+    for position, (line, row) in enumerate(rows):
+        try:
+            parsed.append([float(cell) for cell in row])
+        except ValueError:
+            if position == 0:
+                continue  # the header
+            bad = next(cell for cell in row if not _is_number(cell))
+            raise ValueError(f"path: expected numeric values in {str(file)!r}; got {bad!r} on line {line}") from None
+        if len(parsed[-1]) != len(parsed[0]):
+            raise ValueError(f"path: expected rows of {len(parsed[0])} values in {str(file)!r} (as its first data "
+                             f"row); got {len(parsed[-1])} on line {line}")
+    if not parsed:
+        raise ValueError(f"path: expected a .csv file with at least one row of numbers; got {str(file)!r}, which "
+                         f"has none")
+    return np.asarray(parsed, dtype=np.float32)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) if isinstance(s, int) else "None" for s in shape) + ")"
 
 
 __all__ = ["GeneratorRunner", "load", "read_metadata", "sample_normal", "default_providers", "condition_vectors",
-           "code_layout", "open_export", "Upscaler", "load_upscaler"]
+           "code_layout", "open_export", "Upscaler", "load_upscaler", "OutlierScorer", "load_scorer", "read_samples"]
