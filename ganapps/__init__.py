@@ -26,6 +26,9 @@ _GAMES = {
     "StyleGAN": "ganapps.games.stylegan",
     "ProgressiveGAN": "ganapps.games.progressive",
     "SRGAN": "ganapps.games.srgan",
+    "FAnoGAN": "ganapps.games.fanogan",
+    "AnomalyScores": "ganapps.games.fanogan",
+    "FAnoGANScore": "ganapps.games.fanogan",
 }
 
 __all__ = sorted(_SUBMODULES | set(_GAMES) | {"__version__"})

@@ -112,3 +112,57 @@ def test_invert_checks_its_arguments(digits_gan):
         latent.invert(digits_gan, np.zeros((1, 8, 8, 1)), restarts=0)
     with pytest.raises(ValueError, match="model: expected a ganapps game or a generator"):
         latent.invert("not a model", np.zeros((1, 8, 8, 1)))
+
+
+def _logit_features(game) -> keras.Model:
+    """The discriminator's features its logit is computed from (AnoGAN's feature model)."""
+    d = game.discriminator
+    return keras.Model(d.input, d.layers[-1].input)
+
+
+def test_invert_with_a_feature_term_lowers_its_combined_objective(digits_gan):
+    real = data._digits_split("test", None, 1)[0][:12]
+    features = _logit_features(digits_gan)
+    found = latent.invert(digits_gan, real, steps=60, restarts=2, seed=0, jit_compile=False,
+                          feature_model=features, feature_weight=0.3, distance="l1")
+    assert found.history[-1] < 0.7 * found.history[0]
+    # errors and feature_errors are the two L1 terms of the reported reconstructions; objective blends them.
+    np.testing.assert_allclose(found.errors, np.abs(found.reconstructions - real).mean(axis=(1, 2, 3)), rtol=1e-5)
+    f_recon = features(found.reconstructions).numpy()
+    np.testing.assert_allclose(found.feature_errors, np.abs(f_recon - features(real).numpy()).mean(axis=1),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(found.objective, 0.7 * found.errors + 0.3 * found.feature_errors, rtol=1e-5)
+    # The search lowered each image's objective from where its starting latents put it.
+    z0 = np.random.default_rng(0).standard_normal((2, 12, 8)).astype("float32")[0]
+    start = latent.invert(digits_gan, real, steps=1, restarts=1, learning_rate=1e-9, seed=0, jit_compile=False,
+                          feature_model=features, feature_weight=0.3, distance="l1")
+    np.testing.assert_allclose(start.latents, z0, atol=1e-6)
+    assert np.mean(found.objective < start.objective) > 0.9
+
+
+def test_invert_with_zero_feature_weight_is_the_plain_pixel_fit(digits_gan):
+    own = digits_gan.generate(6, seed=2)
+    plain = latent.invert(digits_gan, own, steps=30, restarts=2, seed=0, jit_compile=False)
+    assert plain.feature_errors is None
+    np.testing.assert_array_equal(plain.objective, plain.errors)
+    weighted = latent.invert(digits_gan, own, steps=30, restarts=2, seed=0, jit_compile=False,
+                             feature_model=_logit_features(digits_gan), feature_weight=0.0)
+    np.testing.assert_array_equal(weighted.latents, plain.latents)
+    np.testing.assert_array_equal(weighted.errors, plain.errors)
+    assert weighted.history == plain.history
+    assert weighted.feature_errors.shape == (6,) and np.all(weighted.feature_errors >= 0)
+    l1 = latent.invert(digits_gan, own, steps=30, restarts=2, seed=0, jit_compile=False, distance="l1")
+    np.testing.assert_allclose(l1.errors, np.abs(l1.reconstructions - own).mean(axis=(1, 2, 3)), rtol=1e-5)
+
+
+def test_invert_checks_its_feature_arguments(digits_gan):
+    x = np.zeros((1, 8, 8, 1), "float32")
+    with pytest.raises(ValueError, match=r"distance: expected one of \('l2', 'l1'\); got 'cosine'"):
+        latent.invert(digits_gan, x, steps=1, distance="cosine")
+    with pytest.raises(ValueError, match=r"feature_model: expected a keras.Model from samples to features for "
+                                         r"feature_weight=0.5; got None"):
+        latent.invert(digits_gan, x, steps=1, feature_weight=0.5)
+    with pytest.raises(ValueError, match=r"feature_weight: expected a weight in \[0, 1\]; got 1.5"):
+        latent.invert(digits_gan, x, steps=1, feature_model=_logit_features(digits_gan), feature_weight=1.5)
+    with pytest.raises(ValueError, match=r"feature_model: expected None or a keras.Model .*; got function"):
+        latent.invert(digits_gan, x, steps=1, feature_model=lambda v: v, feature_weight=0.5)

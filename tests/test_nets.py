@@ -126,3 +126,65 @@ def test_conditional_discriminators_share_the_dcgan_trunk_and_its_options():
                   lambda **kw: nets.mlp_conditional_discriminator(2, 3, hidden=(4,), **kw),
                   lambda **kw: nets.mlp_acgan_discriminator(2, 3, hidden=(4,), **kw)):
         assert unnormalised(build(spectral_norm=True)) == [] and unnormalised(build()) != []
+
+
+# -- MLPs on small images; encoders --------------------------------------------------------------------------
+def test_mlp_sample_shape_reshapes_generator_outputs_and_flattens_discriminator_inputs():
+    keras.utils.set_random_seed(0)
+    g = nets.mlp_generator(3, 16, hidden=(8,), output_activation="tanh", sample_shape=(4, 4, 1))
+    flat_g = nets.mlp_generator(3, 16, hidden=(8,), output_activation="tanh")
+    flat_g.set_weights(g.get_weights())
+    z = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
+    assert g.output_shape == (None, 4, 4, 1)
+    np.testing.assert_allclose(g(z).numpy(), flat_g(z).numpy().reshape(5, 4, 4, 1), atol=1e-6)
+    d = nets.mlp_discriminator(16, hidden=(8,), sample_shape=(4, 4, 1))
+    flat_d = nets.mlp_discriminator(16, hidden=(8,))
+    flat_d.set_weights(d.get_weights())
+    x = np.random.default_rng(1).uniform(-1, 1, (5, 4, 4, 1)).astype("float32")
+    assert d.input_shape == (None, 4, 4, 1) and d.output_shape == (None, 1)
+    np.testing.assert_allclose(d(x).numpy(), flat_d(x.reshape(5, 16)).numpy(), atol=1e-6)
+    # An MLP game on small images trains: the generator moves towards the images' brightness.
+    gan = GAN(g, d, seed=0, r1=1.0)
+    gan.compile(keras.optimizers.Adam(5e-3, beta_1=0.5), keras.optimizers.Adam(5e-3, beta_1=0.5), jit_compile=False)
+    data = np.clip(0.5 + 0.1 * np.random.default_rng(2).standard_normal((128, 4, 4, 1)), -1, 1).astype("float32")
+    before = abs(gan.generate(64, seed=0).mean() - 0.5)
+    gan.fit(data, batch_size=32, epochs=16, verbose=0)
+    assert abs(gan.generate(64, seed=0).mean() - 0.5) < before / 3
+
+
+def test_encoders_map_samples_to_linear_float32_latents():
+    e = nets.mlp_encoder(16, 5, hidden=(8, 8), sample_shape=(4, 4, 1))
+    assert e.input_shape == (None, 4, 4, 1) and e.output_shape == (None, 5)
+    assert nets.mlp_encoder(6, 2, hidden=(4,)).input_shape == (None, 6)
+    c = nets.dcgan_encoder((8, 8, 3), 5, width=4, dense=16)
+    assert c.input_shape == (None, 8, 8, 3) and c.output_shape == (None, 5)
+    assert [layer.units for layer in c.layers if isinstance(layer, keras.layers.Dense)] == [16, 5]
+    for encoder in (e, c):
+        head = encoder.get_layer("latent")
+        assert head is encoder.layers[-1] and head.activation is keras.activations.linear
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 3)).astype("float32")
+    assert c(x).shape == (3, 5) and float(np.abs(c(x)).max()) > 0
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        for encoder in (nets.mlp_encoder(4, 2, hidden=(4,)), nets.dcgan_encoder((4, 4, 1), 2, width=4, dense=4)):
+            assert encoder.output.dtype == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: nets.mlp_generator(3, 15, sample_shape=(4, 4, 1)),
+     r"output_dim: expected the number of values in sample_shape \(4, 4, 1\) \(16\); got 15"),
+    (lambda: nets.mlp_discriminator(10, sample_shape=(4, 4)),
+     r"input_dim: expected the number of values in sample_shape \(4, 4\) \(16\); got 10"),
+    (lambda: nets.mlp_discriminator(16, sample_shape=(4, 0, 4)),
+     r"sample_shape: expected None or a tuple of positive integers such as \(8, 8, 1\); got \(4, 0, 4\)"),
+    (lambda: nets.mlp_encoder(16, 4, sample_shape=(8, 8)), r"input_dim: expected the number of values"),
+    (lambda: nets.mlp_encoder(16, 0), r"latent_dim: expected a positive integer; got 0"),
+    (lambda: nets.dcgan_encoder((12, 12, 1), 4), r"image_shape: expected height and width to be powers of two"),
+    (lambda: nets.dcgan_encoder((8, 8, 1), 4, dense=0), r"dense: expected a positive integer; got 0"),
+    (lambda: nets.dcgan_encoder((8, 8, 1), 4, norm="group"), r"norm: expected None, 'batch' or 'layer'"),
+])
+def test_sample_shape_and_encoder_errors_name_the_argument(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()

@@ -5,10 +5,11 @@ import ganapps.augment  # noqa: F401
 import ganapps.layers  # noqa: F401
 
 from ganapps.games.conditional import ACGAN, ConditionalGAN, InfoGAN, categorical_purity
+from ganapps.games.fanogan import AnomalyScores, FAnoGAN, FAnoGANScore
 from ganapps.games.gan import GAN
 from ganapps.games.progressive import ProgressiveGAN, ProgressiveSchedule
 from ganapps.games.srgan import SRGAN, interpolate_networks
 from ganapps.games.stylegan import StyleGAN
 
-__all__ = ["ACGAN", "ConditionalGAN", "InfoGAN", "categorical_purity",
+__all__ = ["ACGAN", "ConditionalGAN", "InfoGAN", "categorical_purity", "AnomalyScores", "FAnoGAN", "FAnoGANScore",
            "GAN", "ProgressiveGAN", "ProgressiveSchedule", "SRGAN", "StyleGAN", "interpolate_networks"]

@@ -10,6 +10,7 @@ from ganapps.nets.conditional import (acgan_discriminator, conditional_discrimin
                                       mlp_conditional_discriminator, mlp_conditional_generator,
                                       mlp_infogan_discriminator)
 from ganapps.nets.dcgan import dcgan_discriminator, dcgan_generator
+from ganapps.nets.encoders import dcgan_encoder, mlp_encoder
 from ganapps.nets.mlp import mlp_discriminator, mlp_generator
 from ganapps.nets.progressive import progressive_discriminator, progressive_generator
 from ganapps.nets.srresnet import sr_discriminator, srresnet_generator
@@ -21,6 +22,7 @@ __all__ = ["conditional_generator", "conditional_discriminator", "acgan_discrimi
            "infogan_code_dim", "mlp_conditional_generator", "mlp_conditional_discriminator",
            "mlp_acgan_discriminator", "mlp_infogan_discriminator",
            "dcgan_generator", "dcgan_discriminator", "mlp_generator", "mlp_discriminator",
+           "mlp_encoder", "dcgan_encoder",
            "progressive_generator", "progressive_discriminator",
            "style_generator", "style_mapping", "style_synthesis", "compose_style_generator", "style_parts",
            "num_style_layers", "srresnet_generator", "sr_discriminator", "vgg19_features"]

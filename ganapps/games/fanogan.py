@@ -1,0 +1,372 @@
+"""GAN-based outlier detection: f-AnoGAN (Schlegl et al. 2019), with AnoGAN (Schlegl et al. 2017) and the critic
+itself as alternative scores.
+
+A GAN trained on normal data alone learns to make only normal samples, so a sample the generator cannot
+reconstruct is suspect. Training goes in two phases, switched by assigning ``game.phase``:
+
+1. ``phase="gan"``: the generator and the discriminator train exactly as in :class:`~ganapps.games.gan.GAN`.
+2. ``phase="encoder"``: only the encoder E trains, with the "izi_f" loss of f-AnoGAN: the sample x goes to a
+   latent and back through the frozen (inference) generator, x̂ = G(E(x)), and the loss is
+   ``mean((x̂ - x)^2) + kappa * mean((f(x̂) - f(x))^2)``, f the discriminator's features. The feature term
+   makes reconstructions agree with x in what the discriminator finds characteristic, not only pixel by pixel.
+
+Scores (higher = more abnormal unless said otherwise):
+
+* :meth:`FAnoGAN.anomaly_scores`: f-AnoGAN's ``image_residual + kappa * feature_residual``, one forward pass;
+  :meth:`FAnoGAN.scorer` is the same computation as one Keras graph, ready for ONNX/SavedModel export.
+* :meth:`FAnoGAN.anogan_scores`: AnoGAN's, which searches z for each query by gradient descent
+  (:func:`ganapps.latent.invert`): slower, no encoder needed.
+* :meth:`FAnoGAN.discriminator_scores`: the critic's logit, a baseline; higher means MORE NORMAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from ganapps import _checks, latent
+from ganapps.games.gan import GAN, _fmt, _replica, _shapes_compatible, _validate_vectors
+from ganapps.games.srgan import _Untracked
+
+__all__ = ["FAnoGAN", "AnomalyScores", "FAnoGANScore", "PHASES"]
+
+PHASES = ("gan", "encoder")
+_DEFAULT_E_LR = 1e-3
+SCORE_DESCRIPTION = "image_residual + kappa * feature_residual; higher is more abnormal"
+
+
+@dataclass
+class AnomalyScores:
+    """Per-sample outlier scores and where they come from.
+
+    Attributes:
+        scores: (n,) the anomaly score; higher is more abnormal.
+        image_residual: (n,) the pixel (value) term of the score.
+        feature_residual: (n,) the discriminator-feature term of the score.
+        reconstructions: the samples the generator made for each input, shaped like the inputs.
+        residual_maps: (x - reconstruction)^2, shaped like the inputs: where a sample differs.
+    """
+
+    scores: np.ndarray
+    image_residual: np.ndarray
+    feature_residual: np.ndarray
+    reconstructions: np.ndarray
+    residual_maps: np.ndarray
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class FAnoGANScore(layers.Layer):
+    """f-AnoGAN's score as a layer, so a scorer is one exportable graph without a Lambda.
+
+    Called on ``[x, reconstruction, features_x, features_reconstruction]`` (features flat, (batch, k)); returns
+    ``(score (batch,), residual map (x - reconstruction)^2 like x)`` with score = mean of the residual map +
+    ``kappa`` * mean squared feature difference.
+    """
+
+    def __init__(self, kappa: float = 1.0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.kappa = _checks.non_negative(kappa, "kappa")
+
+    def call(self, inputs):
+        x, reconstruction, features_x, features_r = (ops.cast(t, "float32") for t in inputs)
+        residual = ops.square(x - reconstruction)
+        image_residual = ops.mean(ops.reshape(residual, (ops.shape(residual)[0], -1)), axis=1)
+        feature_residual = ops.mean(ops.square(features_r - features_x), axis=1)
+        return image_residual + self.kappa * feature_residual, residual
+
+    def compute_output_spec(self, inputs):
+        x = inputs[0]
+        return (keras.KerasTensor((x.shape[0],), dtype="float32"), keras.KerasTensor(x.shape, dtype="float32"))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config["kappa"] = self.kappa
+        return config
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class FAnoGAN(GAN):
+    """A GAN with an encoder trained after it, to score samples as outliers (f-AnoGAN).
+
+    Args:
+        generator: a ``keras.Model`` from latents (batch, latent_dim) to samples.
+        discriminator: a functional or Sequential ``keras.Model`` from samples to logits (its features are read
+            from inside it).
+        encoder: a ``keras.Model`` from samples (the discriminator's input shape) to latents (batch, latent_dim),
+            e.g. :func:`ganapps.nets.mlp_encoder` or :func:`ganapps.nets.dcgan_encoder`.
+        latent_dim: size of the latent vector; inferred from the generator when None.
+        phase: ``"gan"`` (train G and D) or ``"encoder"`` (train E alone with the izi_f loss).
+        kappa: weight of the feature residual in the encoder's loss and in the anomaly score.
+        feature_layer: None (the input of the discriminator's last layer: the features its logit is computed
+            from) or the name of a discriminator layer whose output is used; features are flattened per sample.
+        **kwargs: the :class:`~ganapps.games.gan.GAN` options (loss, d_steps, penalties, ema, augment,
+            label_smoothing, seed). With ``ema`` the encoder learns to invert the averaged generator, the one
+            that generates and is exported.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, encoder: keras.Model,
+                 latent_dim: int | None = None, phase: str = "gan", kappa: float = 1.0,
+                 feature_layer: str | None = None, **kwargs):
+        super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
+        self._phase = _check_phase(phase)
+        self.kappa = _checks.non_negative(kappa, "kappa")
+        self._check_encoder(encoder)
+        self.encoder = encoder
+        if feature_layer is not None and not isinstance(feature_layer, str):
+            raise _checks.fail("feature_layer", "None or the name of a discriminator layer", repr(feature_layer))
+        self.feature_layer = feature_layer
+        self._features = _Untracked(None)  # (discriminator, feature model): rebuilt if the discriminator changes
+        self.feature_model  # noqa: B018  (builds it now, so that a bad feature_layer fails here)
+        self.izi_tracker = keras.metrics.Mean(name="izi_loss")
+        self.image_residual_tracker = keras.metrics.Mean(name="image_residual")
+        self.feature_residual_tracker = keras.metrics.Mean(name="feature_residual")
+
+    # -- checks ------------------------------------------------------------------------------------------
+    def _check_encoder(self, encoder) -> None:
+        if not isinstance(encoder, keras.Model):
+            raise _checks.fail("encoder", "a keras.Model from samples to latents", type(encoder).__name__)
+        sample = self._sample_shape()
+        want = f"a keras.Model from samples of shape {_fmt(sample)} to latents (batch, {self.latent_dim})"
+        e_in, e_out = encoder.input_shape, encoder.output_shape
+        if isinstance(e_in, list) or isinstance(e_out, list):
+            raise _checks.fail("encoder", want, f"one with inputs {e_in} and outputs {e_out}")
+        if not _shapes_compatible(tuple(e_in[1:]), sample) or tuple(e_out[1:]) != (self.latent_dim,):
+            raise _checks.fail("encoder", want, f"one from {_fmt(tuple(e_in[1:]))} to (batch, "
+                               f"{', '.join('None' if s is None else str(s) for s in e_out[1:])})")
+
+    # -- phases ------------------------------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        """``"gan"`` or ``"encoder"``; assigning it makes the next ``fit`` retrace its step."""
+        return self._phase
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        value = _check_phase(value)
+        if value != getattr(self, "_phase", None):
+            self._phase = value
+            self.train_function = None
+            self.reset_metrics()
+
+    @property
+    def metrics(self) -> list:
+        if self._phase == "encoder":
+            return [self.izi_tracker, self.image_residual_tracker, self.feature_residual_tracker]
+        return super().metrics
+
+    # -- features ----------------------------------------------------------------------------------------
+    @property
+    def feature_model(self) -> keras.Model:
+        """A ``keras.Model`` from samples to the discriminator's features, flat (batch, k); it shares the
+        discriminator's layers and is not saved separately."""
+        cached = self._features.value
+        if cached is None or cached[0] is not self.discriminator:
+            self._features.value = (self.discriminator, _feature_model(self.discriminator, self.feature_layer))
+        return self._features.value[1]
+
+    def _feature_pair(self, x, reconstruction):
+        """Float32 features of ``x`` and of ``reconstruction`` in separate passes, as in :meth:`scorer`, so that
+        batch-dependent layers (a minibatch std-dev) never mix the two."""
+        features = self.feature_model
+        return (ops.cast(features(x, training=False), "float32"),
+                ops.cast(features(reconstruction, training=False), "float32"))
+
+    # -- compile -----------------------------------------------------------------------------------------
+    def compile(self, g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
+                d_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
+                e_optimizer: keras.optimizers.Optimizer | str | dict | None = None, **kwargs) -> None:
+        """Set the three optimizers: the generator's and discriminator's (Adam(2e-4, beta_1=0.5) each by
+        default) and the encoder's (Adam(1e-3) by default). All are built here, so a reloaded game resumes
+        their state. Other keyword arguments go to ``keras.Model.compile``."""
+        super().compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, **kwargs)
+        if e_optimizer is None:
+            e_optimizer = keras.optimizers.Adam(_DEFAULT_E_LR, name="e_optimizer")
+        else:
+            try:
+                e_optimizer = keras.optimizers.get(e_optimizer)
+            except ValueError as err:
+                raise _checks.fail("e_optimizer", "a keras optimizer, its name or its config",
+                                   repr(e_optimizer)) from err
+        self.e_optimizer = self._loss_scaled(e_optimizer)
+        self.e_optimizer.build(self.encoder.trainable_variables)
+
+    def get_compile_config(self) -> dict:
+        config = super().get_compile_config()
+        if config:
+            config["e_optimizer"] = keras.saving.serialize_keras_object(self.e_optimizer)
+        return config
+
+    def compile_from_config(self, config: dict) -> None:
+        config = dict(config)
+        if config.get("e_optimizer") is not None:
+            config["e_optimizer"] = keras.saving.deserialize_keras_object(config["e_optimizer"])
+        super().compile_from_config(config)
+
+    # -- training ----------------------------------------------------------------------------------------
+    def train_step(self, data):
+        if self._phase == "gan":
+            return super().train_step(data)
+        return self._encoder_step(self._unpack(data)[0])
+
+    def _encoder_step(self, x):
+        replicas, _ = _replica()
+        e_vars = self.encoder.trainable_variables
+        x = ops.cast(x, "float32")
+        with tf.GradientTape() as tape:
+            reconstruction = ops.cast(self.inference_generator(self.encoder(x, training=True), training=False),
+                                      "float32")
+            image_residual = ops.mean(ops.square(reconstruction - x))
+            features_x, features_r = self._feature_pair(x, reconstruction)
+            feature_residual = ops.mean(ops.square(features_r - ops.stop_gradient(features_x)))
+            loss = image_residual + self.kappa * feature_residual
+            scaled = self.e_optimizer.scale_loss(loss / replicas)
+        self.e_optimizer.apply_gradients(zip(tape.gradient(scaled, e_vars), e_vars))
+        self.izi_tracker.update_state(loss)
+        self.image_residual_tracker.update_state(image_residual)
+        self.feature_residual_tracker.update_state(feature_residual)
+        return {m.name: m.result() for m in self.metrics}
+
+    # -- scoring -----------------------------------------------------------------------------------------
+    def _samples(self, x) -> np.ndarray:
+        """``x`` as float32 samples of the game's sample shape, checked."""
+        x = np.asarray(x, dtype=np.float32)
+        _validate_vectors(x, self._sample_shape())
+        return x
+
+    def _batches(self, x: np.ndarray, batch_size: int):
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        for i in range(0, len(x), batch_size):
+            yield x[i:i + batch_size]
+
+    def encode(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """The encoder's latents of samples ``x`` (n, latent_dim): where in the generator's latent space each
+        sample lies."""
+        x = self._samples(x)
+        return np.concatenate([ops.convert_to_numpy(self.encoder(chunk, training=False))
+                               for chunk in self._batches(x, batch_size)])
+
+    def anomaly_scores(self, x: Any, batch_size: int = 256) -> AnomalyScores:
+        """f-AnoGAN's scores of samples ``x``: ``image_residual + kappa * feature_residual`` (higher = more
+        abnormal), both mean squared differences between x and G(E(x)), in values and in discriminator features.
+        Meaningful after the encoder phase."""
+        x = self._samples(x)
+        parts: dict[str, list] = {"image": [], "feature": [], "recon": []}
+        for chunk in self._batches(x, batch_size):
+            recon = ops.cast(self.inference_generator(self.encoder(chunk, training=False), training=False),
+                             "float32")
+            features_x, features_r = self._feature_pair(ops.convert_to_tensor(chunk), recon)
+            recon = ops.convert_to_numpy(recon)
+            parts["recon"].append(recon)
+            parts["image"].append(np.mean(np.square(chunk - recon).reshape(len(chunk), -1), axis=1))
+            parts["feature"].append(np.mean(np.square(ops.convert_to_numpy(features_r - features_x)), axis=1))
+        recon = np.concatenate(parts["recon"])
+        image, feature = np.concatenate(parts["image"]), np.concatenate(parts["feature"])
+        return AnomalyScores(scores=(image + self.kappa * feature).astype(np.float32), image_residual=image,
+                             feature_residual=feature, reconstructions=recon, residual_maps=np.square(x - recon))
+
+    def anogan_scores(self, x: Any, lam: float = 0.1, steps: int = 200, restarts: int = 2,
+                      learning_rate: float = 0.05, batch_size: int = 256, seed: int | None = 0,
+                      jit_compile: bool = True) -> AnomalyScores:
+        """AnoGAN's scores of samples ``x`` (higher = more abnormal): G is inverted per query by gradient descent
+        (:func:`ganapps.latent.invert` with the discriminator's features and L1 distances), and the score is
+        ``(1 - lam) * mean|x - G(z*)| + lam * mean|f(x) - f(G(z*))|``, the residual and discrimination losses.
+        Needs no encoder, but costs ``steps * restarts`` generator passes per sample."""
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 <= lam <= 1.0:
+            raise _checks.fail("lam", "a weight in [0, 1]", repr(lam))
+        x = self._samples(x)
+        found = latent.invert(self, x, steps=steps, restarts=restarts, learning_rate=learning_rate,
+                              batch_size=batch_size, seed=seed, jit_compile=jit_compile,
+                              feature_model=self.feature_model, feature_weight=float(lam), distance="l1")
+        recon = found.reconstructions.astype(np.float32)
+        return AnomalyScores(scores=found.objective, image_residual=found.errors,
+                             feature_residual=found.feature_errors, reconstructions=recon,
+                             residual_maps=np.square(x - recon))
+
+    def discriminator_scores(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """The critic's logit for each sample (mean over any extra output dims), (n,): its "realness", so
+        HIGHER = MORE NORMAL, the opposite sign of the other scores."""
+        x = self._samples(x)
+        out = []
+        for chunk in self._batches(x, batch_size):
+            logits = ops.convert_to_numpy(ops.cast(self.discriminator(chunk, training=False), "float32"))
+            out.append(np.mean(logits.reshape(len(chunk), -1), axis=1))
+        return np.concatenate(out)
+
+    def scorer(self) -> keras.Model:
+        """f-AnoGAN's scoring as one functional ``keras.Model``: input ``"x"`` (samples, dynamic batch), outputs
+        ``{"score": (batch,), "reconstruction": like x, "residual": (x - x̂)^2 like x}``, the same numbers as
+        :meth:`anomaly_scores`. It shares the game's networks; export it with
+        :func:`ganapps.export.export_generator`."""
+        x = keras.Input(self._sample_shape(), name="x")
+        reconstruction = self.inference_generator(self.encoder(x))
+        features = self.feature_model
+        score, residual = FAnoGANScore(self.kappa, name="score")(
+            [x, reconstruction, features(x), features(reconstruction)])
+        return keras.Model(x, {"score": score, "reconstruction": reconstruction, "residual": residual},
+                           name="fanogan_scorer")
+
+    def scorer_metadata(self) -> dict:
+        """Keys describing f-AnoGAN's score, for the ``metadata.json`` of a :meth:`scorer` export (pass them as
+        ``extra_metadata``). Not named ``export_metadata`` on purpose: exporting the game itself exports its
+        generator, which must not be labelled an outlier scorer."""
+        return {"task": "outlier_scoring", "kappa": self.kappa, "score": SCORE_DESCRIPTION}
+
+    # -- serialisation -----------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "phase": self._phase,
+            "kappa": self.kappa,
+            "feature_layer": self.feature_layer,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> FAnoGAN:
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return super().from_config(config)
+
+
+def _check_phase(phase) -> str:
+    if phase not in PHASES:
+        raise _checks.fail("phase", f"one of {PHASES}", repr(phase))
+    return phase
+
+
+def _feature_model(discriminator: keras.Model, feature_layer: str | None) -> keras.Model:
+    """Samples -> flat (batch, k) features of ``discriminator``: its ``feature_layer``'s output, or the input of
+    its last layer (what its logit is computed from)."""
+    inputs = getattr(discriminator, "inputs", None)
+    if not inputs or not discriminator.layers:
+        raise _checks.fail("discriminator", "a functional or Sequential keras.Model (its features are read from "
+                           "its layers)", f"{type(discriminator).__name__} without symbolic inputs")
+    if feature_layer is None:
+        try:
+            features = discriminator.layers[-1].input
+        except (AttributeError, ValueError) as err:
+            raise _checks.fail("feature_layer", "the name of a discriminator layer (the last layer's input is "
+                               "ambiguous)", "None") from err
+    else:
+        names = [layer.name for layer in discriminator.layers]
+        if feature_layer not in names:
+            raise _checks.fail("feature_layer", f"None or the name of a discriminator layer, one of {names}",
+                               repr(feature_layer))
+        try:
+            features = discriminator.get_layer(feature_layer).output
+        except (AttributeError, ValueError) as err:
+            raise _checks.fail("feature_layer", "a layer used once in the discriminator", repr(feature_layer)) \
+                from err
+    if isinstance(features, (list, tuple)):
+        raise _checks.fail("feature_layer", "a layer with one output tensor",
+                           f"{feature_layer!r} with {len(features)} tensors")
+    if len(features.shape) != 2:
+        features = layers.Flatten(name="flat_features")(features)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, features, name=f"{discriminator.name}_features")
