@@ -6,9 +6,10 @@
     ganapps export model.keras --out saved_models/my_gan
     ganapps demo
     ganapps superres train|upscale|evaluate|compare ...   (apps/superres/cli.py)
+    ganapps outliers fit|score|evaluate ...                (apps/outliers/cli.py)
 
-``generate`` and ``superres upscale`` run the ONNX export with ONNX Runtime and never import TensorFlow; the
-other commands import it only once their arguments have been parsed, so ``--help`` is instant.
+``generate``, ``superres upscale`` and ``outliers score`` run the ONNX export with ONNX Runtime and never import
+TensorFlow; the other commands import it only once their arguments have been parsed, so ``--help`` is instant.
 """
 
 from __future__ import annotations
@@ -184,9 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the samples with a digit classifier.")
     _add_gan_training_args(demo, epochs=50, out="saved_models/digits_gan", lr=5e-4, ema=0.99)
 
-    from apps.superres.cli import add_parser as add_superres  # argparse only: no TensorFlow
+    from apps.outliers.cli import add_parser as add_outliers  # argparse only: no TensorFlow
+    from apps.superres.cli import add_parser as add_superres
 
     add_superres(commands)
+    add_outliers(commands)
     return parser
 
 
@@ -200,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    command = " ".join(filter(None, (args.command, getattr(args, "superres_command", None))))
+    command = " ".join(filter(None, (args.command, getattr(args, "superres_command", None),
+                                     getattr(args, "outliers_command", None))))
     try:
         return {"train": _train, "generate": _generate, "export": _export, "demo": _demo,
-                "superres": _superres}[args.command](args)
+                "superres": _superres, "outliers": _outliers}[args.command](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"ganapps {command}: error: {err}", file=sys.stderr)
         return 2
@@ -290,6 +294,12 @@ def _export(args) -> int:
 
 def _superres(args) -> int:
     from apps.superres.cli import run
+
+    return run(args)
+
+
+def _outliers(args) -> int:
+    from apps.outliers.cli import run
 
     return run(args)
 

@@ -1,0 +1,510 @@
+"""``ganapps outliers``: fit a GAN outlier detector, score data with its export, evaluate an export.
+
+    ganapps outliers fit --data digits --normal-class 3 --out saved_models/outliers_digits_3
+    ganapps outliers score --model saved_models/outliers_digits_3 --data images/ --out scores.csv \\
+        --heatmaps top.png
+    ganapps outliers evaluate --model saved_models/outliers_digits_3 --data digits --normal-class 3
+
+Importing this module imports neither TensorFlow nor Keras. ``score`` runs the exported f-AnoGAN scorer through
+:class:`ganapps.runtime.OutlierScorer` (ONNX Runtime, NumPy, Pillow, matplotlib) and draws its heat-maps here, so
+it never imports them; ``fit`` and ``evaluate`` (which loads data and draws with :mod:`apps.outliers.app`) import
+TensorFlow once their arguments are parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganapps.cli import _non_negative_float, _number, _positive_int, _probability
+
+DETECTOR_FILE = "detector.keras"
+ROC_FILE = "roc_pr.png"
+TOP_FILE = "top_outliers.png"
+EVALUATION_FILE = "evaluation.json"
+FIGURE_EXTENSIONS = (".png", ".pdf", ".svg")
+_non_negative_int = _number(int, 0, "a non-negative integer")
+
+if TYPE_CHECKING:  # NumPy is imported where it is used, so that ``ganapps --help`` stays instant
+    import numpy as np
+
+
+# -- argument types ------------------------------------------------------------------------------------------
+def _contamination(text: str) -> float:
+    value = _non_negative_float(text)
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 0.5], such as 0.05; got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number; got {text!r}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    """Layer widths written ``256,256``: one positive integer per hidden layer."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive layer widths such as 256,256; "
+                                         f"got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+def _figure_file(text: str) -> str:
+    if Path(text).suffix.lower() not in FIGURE_EXTENSIONS:
+        raise argparse.ArgumentTypeError(f"expected a figure file ending in {', '.join(FIGURE_EXTENSIONS)}; "
+                                         f"got {text!r}")
+    return text
+
+
+# -- the parser ----------------------------------------------------------------------------------------------
+def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
+    """Register ``outliers`` and its subcommands on ``ganapps``'s subparsers action."""
+    od = commands.add_parser("outliers", help="GAN outlier detection: fit, score, evaluate",
+                             epilog=epilog or "Run 'ganapps outliers <subcommand> --help' for its options.",
+                             description="Outlier detection with a GAN trained on normal data only (f-AnoGAN, "
+                                         "AnoGAN, or the critic's score): fit a detector, score new data with "
+                                         "its ONNX export, measure it on labelled data.")
+    sub = od.add_subparsers(dest="outliers_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    fit = sub.add_parser("fit", help="fit a detector on normal data, export it, evaluate it",
+                         description="Train a GAN (then, for f-AnoGAN, an encoder) on normal data and set the "
+                                     "outlier threshold at the --contamination quantile of the training scores. "
+                                     "Writes OUT/detector.keras and, for fanogan, the scorer export "
+                                     "(OUT/model.onnx, OUT/saved_model/, OUT/metadata.json). On labelled data "
+                                     "('digits' with --normal-class) it also scores the held-out test split "
+                                     "(the normal class against all others), prints AUROC/AUPRC and writes "
+                                     "OUT/evaluation.json, OUT/roc_pr.png and OUT/top_outliers.png.")
+    fit.add_argument("--data", default="digits",
+                     help="'digits' (scikit-learn's 8x8 digits, offline, labelled), an image folder, a .npy file "
+                          "of samples, or a .csv file of numeric columns (default: %(default)s)")
+    fit.add_argument("--normal-class", type=_non_negative_int, default=None,
+                     help="train on this class only and treat the other classes as outliers when evaluating "
+                          "(labelled data; default: all the data is normal, nothing to evaluate)")
+    fit.add_argument("--image-size", type=_positive_int, default=None,
+                     help="resize images to this square size when loading (default: as stored)")
+    fit.add_argument("--method", choices=("fanogan", "anogan", "discriminator"), default="fanogan",
+                     help="fanogan: an encoder maps a sample to the latent, scored in one pass (exported to "
+                          "ONNX); anogan: the latent is searched per sample by gradient descent (slow, no export); "
+                          "discriminator: the critic's output (default: %(default)s)")
+    fit.add_argument("--contamination", type=_contamination, default=0.05,
+                     help="share of the training data the threshold flags, in (0, 0.5] (default: %(default)s)")
+    fit.add_argument("--steps", type=_positive_int, default=3000, help="GAN training steps (default: %(default)s)")
+    fit.add_argument("--encoder-steps", type=_positive_int, default=2000,
+                     help="encoder training steps, fanogan only (default: %(default)s)")
+    fit.add_argument("--latent-dim", type=_positive_int, default=32, help="latent size (default: %(default)s)")
+    fit.add_argument("--architecture", choices=("auto", "mlp", "dcgan"), default="auto",
+                     help="networks: MLPs, or DCGAN convolutions for images; auto = MLPs for vectors and images of "
+                          "at most 1024 values (default: %(default)s)")
+    fit.add_argument("--hidden", type=_hidden, default=(256, 256), metavar="W1,W2,...",
+                     help="hidden layer widths of the MLP nets (default: 256,256)")
+    fit.add_argument("--width", type=_positive_int, default=64,
+                     help="filters of the first DCGAN convolution (default: %(default)s)")
+    fit.add_argument("--kappa", type=_non_negative_float, default=1.0,
+                     help="fanogan: weight of the discriminator-feature residual in the score (default: "
+                          "%(default)s)")
+    fit.add_argument("--lam", type=_probability, default=0.1,
+                     help="anogan: weight of the discriminator-feature loss, in [0, 1] (default: %(default)s)")
+    fit.add_argument("--anogan-steps", type=_positive_int, default=200,
+                     help="anogan: gradient steps per latent search (default: %(default)s)")
+    fit.add_argument("--anogan-restarts", type=_positive_int, default=2,
+                     help="anogan: random starts per sample (default: %(default)s)")
+    fit.add_argument("--loss", default="non_saturating",
+                     help="adversarial loss: minimax, non_saturating, wasserstein, hinge, least_squares, "
+                          "relativistic_average (default: %(default)s)")
+    fit.add_argument("--r1", type=_non_negative_float, default=1.0, help="R1 gamma, 0 = off (default: %(default)s)")
+    fit.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default: %(default)s)")
+    fit.add_argument("--lr", type=_positive_float, default=2e-4,
+                     help="Adam learning rate of the GAN (default: %(default)s)")
+    fit.add_argument("--encoder-lr", type=_positive_float, default=1e-3,
+                     help="Adam learning rate of the encoder (default: %(default)s)")
+    fit.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
+    fit.add_argument("--jit-compile", choices=("auto", "true", "false"), default="true",
+                     help="XLA compilation of the train steps (default: %(default)s)")
+    fit.add_argument("--top", type=_positive_int, default=16,
+                     help="samples shown in OUT/top_outliers.png (default: %(default)s)")
+    fit.add_argument("--out", default=None,
+                     help="output folder (default: saved_models/outliers_<data>[_<normal class>])")
+
+    score = sub.add_parser("score", help="score data with an export (ONNX Runtime, no TensorFlow)",
+                           description="Score samples with an exported f-AnoGAN scorer through ONNX Runtime "
+                                       "(TensorFlow is not imported) and write one CSV row per sample: index (or "
+                                       "file), score (higher = more abnormal), score_samples (= -score, "
+                                       "scikit-learn's sign), outlier (1 when score > the export's threshold).")
+    score.add_argument("--model", required=True, help="export folder (model.onnx + metadata.json)")
+    score.add_argument("--data", required=True,
+                       help="an image folder, an image file, a .npy file of samples or a .csv file of numeric "
+                            "columns; samples of the shape the model was fitted on")
+    score.add_argument("--out", default="scores.csv", help="CSV file to write (default: %(default)s)")
+    score.add_argument("--threshold", type=_finite_float, default=None,
+                       help="flag samples whose score exceeds this instead of the export's threshold (the "
+                            "--contamination quantile of the training scores), e.g. one 'evaluate' suggests from "
+                            "held-out normal data")
+    score.add_argument("--heatmaps", type=_figure_file, default=None, metavar="FILE.png",
+                       help="also draw the --top highest-scoring samples: input, reconstruction and residual "
+                            "heat-map (default: no figure)")
+    score.add_argument("--top", type=_positive_int, default=16,
+                       help="samples in the --heatmaps figure (default: %(default)s)")
+
+    ev = sub.add_parser("evaluate", help="AUROC/AUPRC of an export on labelled data",
+                        description="Score labelled data with an export through ONNX Runtime, the normal class "
+                                    "against all others, print AUROC/AUPRC and how many of each the threshold "
+                                    "flags, and draw the ROC and precision-recall curves.")
+    ev.add_argument("--model", required=True, help="export folder (model.onnx + metadata.json)")
+    ev.add_argument("--data", default="digits", help="labelled data: 'digits' (default: %(default)s)")
+    ev.add_argument("--split", choices=("train", "test", "all"), default="test",
+                    help="which split of the data (default: %(default)s)")
+    ev.add_argument("--normal-class", type=_non_negative_int, required=True,
+                    help="the class that is normal; every other class is an outlier")
+    ev.add_argument("--image-size", type=_positive_int, default=None,
+                    help="resize images to this square size when loading (default: as stored)")
+    ev.add_argument("--out", type=_figure_file, default=ROC_FILE,
+                    help="ROC/PR figure file (default: %(default)s)")
+    return od
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed ``outliers`` subcommand; ganapps's ``main`` turns errors into messages and exit codes."""
+    return {"fit": _fit, "score": _score, "evaluate": _evaluate}[args.outliers_command](args)
+
+
+# -- shared --------------------------------------------------------------------------------------------------
+def _flag(setting: str) -> str:
+    """The ``fit`` option that sets a detector setting."""
+    return {"learning_rate": "--lr", "encoder_learning_rate": "--encoder-lr"}.get(
+        setting, "--" + setting.replace("_", "-"))
+
+
+def _scorer(path_text: str) -> Any:
+    """The :class:`ganapps.runtime.OutlierScorer` of an export folder, with errors that name ``--model``."""
+    from ganapps.runtime import OutlierScorer
+
+    path = Path(path_text).expanduser()
+    if not (path / "metadata.json").is_file() or not (path / "model.onnx").is_file():
+        what = ("does not exist" if not path.exists() else "is a file" if not path.is_dir()
+                else f"holds {DETECTOR_FILE} but no export (only --method fanogan exports a scorer)"
+                if (path / DETECTOR_FILE).is_file() else "holds no model.onnx and metadata.json")
+        raise FileNotFoundError(f"--model: expected an export folder (model.onnx + metadata.json, written by "
+                                f"'ganapps outliers fit'); got {path_text!r}, which {what}")
+    try:
+        return OutlierScorer(path)
+    except ValueError as err:
+        raise _as_argument(err, "--model", ("directory",)) from err
+
+
+def _as_argument(err: Exception, argument: str, prefixes: tuple[str, ...]) -> Exception:
+    """``err`` re-worded to name the command-line ``argument`` where a library function named its own
+    parameter (``x: expected ...`` becomes ``--data: expected ...``)."""
+    text = str(err)
+    for prefix in prefixes:
+        if text.startswith(prefix + ":"):
+            return type(err)(f"{argument}:{text[len(prefix) + 1:]}")
+    return err
+
+
+def _normal_only(X: np.ndarray, y: np.ndarray | None, normal_class: int | None, data: str) -> np.ndarray:
+    """The samples of ``normal_class``: the normal data a detector is fitted on."""
+    import numpy as np
+
+    if normal_class is None:
+        return X
+    if y is None:
+        raise ValueError(f"--normal-class: expected labelled data such as 'digits'; got --data {data!r}, which has "
+                         f"no labels (leave --normal-class out: all of it is then normal)")
+    _check_class(normal_class, y)
+    return X[np.asarray(y) == normal_class]
+
+
+def _check_class(normal_class: int, y: np.ndarray) -> None:
+    import numpy as np
+
+    classes = sorted(int(c) for c in np.unique(y))
+    if normal_class not in classes:
+        shown = ", ".join(map(str, classes)) if len(classes) <= 12 else f"{classes[0]}..{classes[-1]}"
+        raise ValueError(f"--normal-class: expected one of the data's classes ({shown}); got {normal_class}")
+
+
+def _default_out(data: str, normal_class: int | None) -> Path:
+    name = data if data == "digits" else Path(data).stem or "data"
+    return Path("saved_models") / f"outliers_{name}{'' if normal_class is None else f'_{normal_class}'}"
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    from ganapps._checks import write_atomically
+
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2) + "\n"))
+
+
+def _metrics(anomaly: np.ndarray, is_outlier: np.ndarray, threshold: float, contamination: float | None
+             ) -> dict[str, Any]:
+    """AUROC/AUPRC (outliers are the positives, ranked by anomaly score), the share the threshold flags of each
+    kind, and the threshold that would flag ``contamination`` of these normal samples; needs both kinds."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    flagged = anomaly > threshold
+    result = {"auroc": float(roc_auc_score(is_outlier, anomaly)),
+              "auprc": float(average_precision_score(is_outlier, anomaly)),
+              "n": int(len(anomaly)), "outliers": int(is_outlier.sum()), "threshold": float(threshold),
+              "flagged_normal": float(flagged[~is_outlier].mean()),
+              "flagged_outliers": float(flagged[is_outlier].mean())}
+    if contamination is not None:
+        result["held_out_threshold"] = float(np.quantile(anomaly[~is_outlier], 1.0 - contamination))
+    return result
+
+
+def _report_metrics(result: dict[str, Any], what: str, normal_class: int, contamination: float | None) -> None:
+    """Print the metrics, and say so when the threshold flags far more normal samples than it did training ones:
+    the detector then fits its training samples better than new ones, and its threshold is too tight."""
+    normal = result["n"] - result["outliers"]
+    print(f"{what}: class {normal_class} normal ({normal} samples) vs the other classes ({result['outliers']} "
+          f"outliers): AUROC {result['auroc']:.3f}, AUPRC {result['auprc']:.3f}")
+    print(f"  the threshold flags {result['flagged_normal']:.1%} of the normal samples and "
+          f"{result['flagged_outliers']:.1%} of the outliers")
+    if contamination is not None and result["flagged_normal"] > 2 * contamination + 0.05:
+        print(f"  warning: that is far more normal samples than the {contamination:.1%} of the training data the "
+              f"threshold was set to flag: the detector fits its training samples more closely than new ones "
+              f"(fewer --steps/--encoder-steps or more training data help). A threshold of "
+              f"{result['held_out_threshold']:.6g} flags {contamination:.1%} of these normal samples: pass it to "
+              f"'ganapps outliers score --threshold'")
+
+
+# -- fit -----------------------------------------------------------------------------------------------------
+def _fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from apps.outliers.app import GANOutlierDetector, load_data, residual_figure, roc_pr_figure
+
+    start = time.perf_counter()
+    out = Path(args.out) if args.out else _default_out(args.data, args.normal_class)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: expected a folder; got {str(out)!r}, which is a file")
+    try:
+        X, y = load_data(args.data, split="train", image_size=args.image_size)
+    except (ValueError, FileNotFoundError) as err:
+        raise _as_argument(err, "--data", ("source",)) from err
+    normal = _normal_only(X, y, args.normal_class, args.data)
+    settings = dict(method=args.method, contamination=args.contamination, latent_dim=args.latent_dim,
+                    architecture=args.architecture, hidden=args.hidden, width=args.width, kappa=args.kappa,
+                    lam=args.lam, loss=args.loss, r1=args.r1, batch_size=args.batch_size, learning_rate=args.lr,
+                    encoder_learning_rate=args.encoder_lr, steps=args.steps, encoder_steps=args.encoder_steps,
+                    anogan_steps=args.anogan_steps, anogan_restarts=args.anogan_restarts, seed=args.seed,
+                    jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile])
+    try:
+        detector = GANOutlierDetector(**settings)
+    except ValueError as err:  # a setting argparse cannot judge alone, such as an unknown --loss
+        raise _as_argument(err, _flag(str(err).split(":")[0]), tuple(settings)) from err
+    which = "" if args.normal_class is None else f", class {args.normal_class}"
+    phases = f"{args.steps} GAN steps" + (f" + {args.encoder_steps} encoder steps" if args.method == "fanogan" else "")
+    print(f"fitting {args.method} on {len(normal)} samples of shape {tuple(normal.shape[1:])} from "
+          f"{args.data!r}{which}: {phases} of {args.batch_size}")
+    fit_start = time.perf_counter()
+    try:
+        detector.fit(normal, verbose=1 if sys.stdout.isatty() else 2)
+    except ValueError as err:
+        raise _as_argument(err, "--data", ("X",)) from err
+    trained = time.perf_counter() - fit_start
+
+    out.mkdir(parents=True, exist_ok=True)
+    keras_path = detector.save(out / DETECTOR_FILE)
+    metadata = detector.export(out) if args.method == "fanogan" else None
+    print(f"\ntrained in {trained:.1f} s")
+    print(f"threshold: anomaly score > {-detector.threshold_:.6g} flags {args.contamination:.1%} of the training "
+          f"data (--contamination)")
+
+    figures = []
+    if args.normal_class is not None:
+        X_test, y_test = load_data(args.data, split="test", image_size=args.image_size)
+        is_outlier = np.asarray(y_test) != args.normal_class
+        anomaly = -np.asarray(detector.score_samples(X_test))
+        result = _metrics(anomaly, is_outlier, -detector.threshold_, args.contamination)
+        _report_metrics(result, "held-out test split", args.normal_class, args.contamination)
+        _write_json(out / EVALUATION_FILE, {"data": args.data, "split": "test", "normal_class": args.normal_class,
+                                            "method": args.method, **result})
+        figures.append(roc_pr_figure(anomaly, is_outlier, out / ROC_FILE))
+        shown, pool = X_test, "held-out test samples"
+    else:
+        print(f"no --normal-class: nothing in {args.data!r} is labelled an outlier, so there is nothing to "
+              f"evaluate")
+        shown, pool = None, "training samples"
+    if args.method == "discriminator":
+        print(f"no {TOP_FILE}: the discriminator method reconstructs nothing to draw residuals of")
+    else:
+        if shown is None:
+            anomaly, shown = -np.asarray(detector.score_samples(normal)), normal
+        top = np.argsort(-anomaly, kind="stable")[:args.top]
+        explanation = detector.explain(shown[top])
+        figures.append(residual_figure(shown[top], explanation.reconstructions, explanation.residual_maps,
+                                       out / TOP_FILE, scores=anomaly[top]))
+        print(f"{TOP_FILE}: the {len(top)} highest-scoring {pool}")
+
+    print(f"detector (GANOutlierDetector.load): {keras_path}")
+    if metadata is not None:
+        parity = metadata.get("parity_max_abs_error")
+        if isinstance(parity, dict):
+            parity = ", ".join(f"{name} {error:.2g}" for name, error in parity.items())
+        print(f"export (score with 'ganapps outliers score --model {out}'): {out / 'model.onnx'}, "
+              f"{out / 'saved_model'}, {out / 'metadata.json'} (parity max abs error: {parity})")
+    else:
+        print(f"no export: only method 'fanogan' scores in one forward pass (--method {args.method})")
+    if figures:
+        print(f"figures: {', '.join(str(f) for f in figures)}")
+    print(f"everything took {time.perf_counter() - start:.1f} s; it is in {out}/")
+    return 0
+
+
+# -- score ---------------------------------------------------------------------------------------------------
+def _score(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ganapps import runtime
+    from ganapps._checks import write_atomically
+
+    start = time.perf_counter()
+    for option, value in (("--out", args.out), ("--heatmaps", args.heatmaps)):
+        if value is not None and Path(value).is_dir():
+            raise ValueError(f"{option}: expected a file name; got {value!r}, which is a folder")
+    scorer = _scorer(args.model)
+    data = Path(args.data).expanduser()
+    try:
+        x, names = runtime.read_samples(data, scorer.sample_shape)
+        x = scorer.prepare(x)  # float32 in the value range: what the heat-maps show beside the reconstructions
+        result = scorer.score(x)
+    except (ValueError, FileNotFoundError) as err:
+        raise _as_argument(err, "--data", ("path", "x")) from err
+    anomaly = result["score"].astype(np.float64)
+    threshold = scorer.threshold if args.threshold is None else args.threshold
+    flagged = anomaly > threshold
+    key = "file" if data.is_dir() or data.suffix.lower() not in (".npy", ".csv") else "index"
+
+    buffer = io.StringIO()
+    table = csv.writer(buffer, lineterminator="\n")
+    table.writerow([key, "score", "score_samples", "outlier"])
+    for name, value, flag in zip(names, anomaly, flagged):
+        table.writerow([name, f"{value:.9g}", f"{-value:.9g}", int(flag)])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(out, lambda tmp: tmp.write_text(buffer.getvalue()))
+
+    n = len(anomaly)
+    contamination = scorer.metadata.get("contamination")
+    if args.threshold is not None:
+        expected = f"; --threshold, the export's is {scorer.threshold:.6g}"
+    elif contamination is not None:
+        expected = f"; the export's, which flags {contamination:.1%} of its training data"
+    else:
+        expected = "; the export's"
+    print(f"scored {n} samples of {args.data!r} with {args.model} ({scorer.providers[0]}) in "
+          f"{time.perf_counter() - start:.2f} s")
+    print(f"flagged {int(flagged.sum())} of {n} ({flagged.mean():.1%}) as outliers: score > threshold "
+          f"{threshold:.6g} (higher scores are more abnormal{expected})")
+    print(f"wrote {out}")
+    if args.heatmaps:
+        top = np.argsort(-anomaly, kind="stable")[:args.top]
+        path = residual_heatmaps(x[top], result["reconstruction"][top], result["residual"][top], args.heatmaps,
+                                 anomaly[top], [names[i] for i in top], scorer.value_range or (-1.0, 1.0),
+                                 threshold)
+        print(f"wrote {path} (the {len(top)} highest-scoring samples: input, reconstruction, residual)")
+    return 0
+
+
+def residual_heatmaps(samples: np.ndarray, reconstructions: np.ndarray, residuals: np.ndarray,
+                      path: str | Path, scores: np.ndarray, names: list[str] | None = None,
+                      value_range: tuple[float, float] = (-1.0, 1.0), threshold: float | None = None) -> Path:
+    """Draw where each sample differs from its reconstruction, with matplotlib alone (no TensorFlow), so the
+    ONNX-only ``score`` command can show it.
+
+    Images: one column per sample, rows input / reconstruction / squared residual (mean over channels, one
+    colour scale for all). Vectors: one row per sample of per-feature squared residuals. Titles carry the
+    anomaly scores (flagged ones marked with ``*`` when ``threshold`` is given). Written atomically.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from ganapps._checks import write_atomically
+
+    path = Path(path)
+    samples, reconstructions = np.asarray(samples, np.float32), np.asarray(reconstructions, np.float32)
+    residuals, scores = np.asarray(residuals, np.float32), np.asarray(scores, np.float64).reshape(-1)
+    n = len(scores)
+    names = names or [str(i) for i in range(n)]
+    label = [f"{name}\n{score:.3g}{'*' if threshold is not None and score > threshold else ''}"
+             for name, score in zip(names, scores)]
+    if samples.ndim == 4:
+        lo, hi = value_range
+        heat = residuals.mean(axis=-1)
+        vmax = float(heat.max()) or 1.0
+        fig = Figure(figsize=(max(4.0, 1.1 * n), 3.9), layout="constrained")
+        axes = fig.subplots(3, n, squeeze=False)
+        for i in range(n):
+            for row, image in enumerate((samples[i], reconstructions[i])):
+                shown = np.clip((image - lo) / (hi - lo), 0, 1)
+                axes[row, i].imshow(shown[..., 0] if shown.shape[-1] == 1 else shown, cmap="gray", vmin=0, vmax=1)
+            im = axes[2, i].imshow(heat[i], cmap="inferno", vmin=0, vmax=vmax)
+            axes[0, i].set_title(label[i], fontsize=7)
+        for row, name in enumerate(("input", "reconstruction", "residual")):
+            axes[row, 0].set_ylabel(name, fontsize=8)
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.colorbar(im, ax=axes[2, :].tolist(), shrink=0.9, label="(x - x̂)²")
+    else:
+        flat = residuals.reshape(n, -1)
+        fig = Figure(figsize=(min(16.0, 3 + 0.25 * flat.shape[1]), 1 + 0.3 * n), layout="constrained")
+        ax = fig.subplots()
+        im = ax.imshow(flat, cmap="inferno", aspect="auto", interpolation="nearest")
+        ax.set_yticks(range(n), [lab.replace("\n", "  score ") for lab in label], fontsize=7)
+        ax.set_xlabel("feature")
+        fig.colorbar(im, ax=ax, label="(x - x̂)² (standardised units)")
+    title = "highest anomaly scores (higher = more abnormal"
+    fig.suptitle(title + ("; * = flagged)" if threshold is not None else ")"), fontsize=9)
+    return write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=120))
+
+
+# -- evaluate ------------------------------------------------------------------------------------------------
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from apps.outliers.app import load_data, roc_pr_figure
+
+    start = time.perf_counter()
+    scorer = _scorer(args.model)
+    try:
+        X, y = load_data(args.data, split=args.split, image_size=args.image_size)
+    except (ValueError, FileNotFoundError) as err:
+        raise _as_argument(err, "--data", ("source",)) from err
+    if y is None:
+        raise ValueError(f"--data: expected labelled data such as 'digits'; got {args.data!r}, which has no labels")
+    _check_class(args.normal_class, y)
+    try:
+        anomaly = scorer.anomaly_score(X).astype(np.float64)
+    except ValueError as err:
+        raise _as_argument(err, "--data", ("x",)) from err
+    is_outlier = np.asarray(y) != args.normal_class
+    result = _metrics(anomaly, is_outlier, scorer.threshold, scorer.metadata.get("contamination"))
+    _report_metrics(result, f"{args.model} on the {args.split} split of {args.data!r}", args.normal_class,
+                    scorer.metadata.get("contamination"))
+    path = roc_pr_figure(anomaly, is_outlier, args.out)
+    print(f"wrote {path}; took {time.perf_counter() - start:.1f} s")
+    return 0

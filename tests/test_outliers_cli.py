@@ -1,0 +1,296 @@
+"""``ganapps outliers``: fit on one digit class writes the detector, the export, the evaluation and the figures;
+``score`` runs the export without TensorFlow and flags a plausible share; bad arguments fail in one line."""
+
+import contextlib
+import csv
+import io
+import json
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from _helpers import run_python
+from PIL import Image
+
+from apps.outliers.app import GANOutlierDetector
+from ganapps import cli
+from ganapps.data import _digits_split
+
+CONTAMINATION = 0.1
+CLI_TINY = ["--steps", "300", "--encoder-steps", "300", "--hidden", "32,32", "--latent-dim", "8",
+            "--batch-size", "32", "--contamination", str(CONTAMINATION), "--jit-compile", "false", "--top", "8"]
+
+BLOCK_TF = r"""
+import importlib.abc, json, sys
+
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def _main(argv: list[str]) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(argv)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """One tiny ``ganapps outliers fit`` on digit 3, in-process (TensorFlow is already loaded here)."""
+    out = tmp_path_factory.mktemp("outliers") / "run"
+    code, printed, err = _main(["outliers", "fit", "--data", "digits", "--normal-class", "3", *CLI_TINY,
+                                "--out", str(out)])
+    assert code == 0, err[-3000:]
+    return SimpleNamespace(out=out, printed=printed)
+
+
+def test_fit_writes_detector_export_evaluation_and_figures(fitted):
+    out, printed = fitted.out, fitted.printed
+    for name in ("detector.keras", "model.onnx", "saved_model", "metadata.json", "evaluation.json", "roc_pr.png",
+                 "top_outliers.png"):
+        assert (out / name).exists(), name
+    assert "300/300" in printed  # the progress of both phases
+    assert "trained in" in printed and "class 3 normal" in printed
+    auroc = float(re.search(r"AUROC (\d\.\d+)", printed).group(1))
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["auroc"] == pytest.approx(auroc, abs=1e-3)
+    assert auroc > 0.8, printed  # 300 + 300 tiny steps already tell a 3 from the other digits (0.9 at seed 0)
+    assert evaluation["outliers"] > 0.8 * evaluation["n"]  # nine classes of ten are outliers
+    assert evaluation["flagged_outliers"] > evaluation["flagged_normal"]
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["task"] == "outlier_scoring" and metadata["sample_shape"] == [8, 8, 1]
+    assert metadata["contamination"] == pytest.approx(CONTAMINATION)
+    assert metadata["threshold"] == pytest.approx(evaluation["threshold"])
+    for name in ("roc_pr.png", "top_outliers.png"):
+        with Image.open(out / name) as image:
+            assert image.format == "PNG" and min(image.size) > 100
+    detector = GANOutlierDetector.load(out / "detector.keras")
+    assert detector.settings["hidden"] in ((32, 32), [32, 32]) and detector.settings["latent_dim"] == 8
+
+
+SCORE = BLOCK_TF + r"""
+from ganapps import cli
+code = cli.main(["outliers", "score", "--model", MODEL, "--data", DATA, "--out", OUT, "--heatmaps", FIGURE,
+                 "--top", "6"])
+print(json.dumps({"code": code, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
+"""
+
+
+def _score_without_tf(model, data, out, figure) -> str:
+    code = SCORE
+    for key, value in (("MODEL", model), ("DATA", data), ("OUT", out), ("FIGURE", figure)):
+        code = code.replace(key, repr(str(value)))
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "tensorflow": False, "keras": False}
+    return proc.stdout
+
+
+def _rows(path) -> list[dict]:
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_score_runs_without_tensorflow_and_flags_a_plausible_share(fitted, tmp_path):
+    train, labels = _digits_split("train", None, 1)
+    test, test_labels = _digits_split("test", None, 1)
+    normal = np.asarray(train[labels == 3])
+    others = np.asarray(test[test_labels != 3])
+    np.save(tmp_path / "normal.npy", normal)
+    np.save(tmp_path / "others.npy", others)
+    printed = _score_without_tf(fitted.out, tmp_path / "normal.npy", tmp_path / "normal.csv", tmp_path / "n.png")
+    assert "flagged" in printed and "threshold" in printed and str(tmp_path / "normal.csv") in printed
+    rows = _rows(tmp_path / "normal.csv")
+    assert len(rows) == len(normal) and list(rows[0]) == ["index", "score", "score_samples", "outlier"]
+    assert [row["index"] for row in rows] == [str(i) for i in range(len(normal))]
+    scores = np.array([float(row["score"]) for row in rows])
+    np.testing.assert_allclose([float(row["score_samples"]) for row in rows], -scores, rtol=1e-6)
+    # the export's scores are the detector's, so the threshold flags --contamination of its own training data
+    detector = GANOutlierDetector.load(fitted.out / "detector.keras")
+    np.testing.assert_allclose(scores, -detector.score_samples(normal), rtol=1e-3, atol=1e-4)
+    flagged = np.array([int(row["outlier"]) for row in rows])
+    np.testing.assert_array_equal(flagged, detector.predict(normal) == -1)
+    assert abs(flagged.mean() - CONTAMINATION) <= 0.02, flagged.mean()
+
+    _score_without_tf(fitted.out, tmp_path / "others.npy", tmp_path / "others.csv", tmp_path / "o.png")
+    other_flagged = np.array([int(row["outlier"]) for row in _rows(tmp_path / "others.csv")])
+    assert len(other_flagged) == len(others)
+    assert other_flagged.mean() > 2 * flagged.mean(), (other_flagged.mean(), flagged.mean())
+    for name in ("n.png", "o.png"):
+        with Image.open(tmp_path / name) as image:
+            assert image.format == "PNG"
+
+
+def test_score_an_image_folder_names_the_files(fitted, tmp_path, capsys):
+    test, test_labels = _digits_split("test", None, 1)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    picks = [*np.flatnonzero(test_labels == 3)[:3], *np.flatnonzero(test_labels == 0)[:3]]
+    for i, index in enumerate(picks):
+        pixels = np.round((np.asarray(test[index, ..., 0]) + 1) * 127.5).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"digit_{i}.png")
+    assert cli.main(["outliers", "score", "--model", str(fitted.out), "--data", str(folder),
+                     "--out", str(tmp_path / "s.csv"), "--heatmaps", str(tmp_path / "h.png")]) == 0
+    assert "scored 6 samples" in capsys.readouterr().out
+    rows = _rows(tmp_path / "s.csv")
+    assert list(rows[0])[0] == "file" and sorted(row["file"] for row in rows) == [f"digit_{i}.png" for i in range(6)]
+    assert (tmp_path / "h.png").is_file()
+
+
+def test_the_held_out_threshold_flags_the_contamination_of_new_normal_samples(fitted, tmp_path, capsys):
+    """``fit`` suggests the threshold that flags --contamination of the held-out normal samples; ``score
+    --threshold`` applies it instead of the export's."""
+    test, test_labels = _digits_split("test", None, 1)
+    normal = np.asarray(test[test_labels == 3])
+    np.save(tmp_path / "normal.npy", normal)
+    suggested = json.loads((fitted.out / "evaluation.json").read_text())["held_out_threshold"]
+    assert cli.main(["outliers", "score", "--model", str(fitted.out), "--data", str(tmp_path / "normal.npy"),
+                     "--out", str(tmp_path / "s.csv"), "--threshold", repr(suggested)]) == 0
+    assert "--threshold, the export's is" in capsys.readouterr().out
+    flagged = np.array([int(row["outlier"]) for row in _rows(tmp_path / "s.csv")])
+    assert len(flagged) == len(normal) and abs(flagged.mean() - CONTAMINATION) <= 1.5 / len(normal)
+
+
+def test_evaluate_an_export_on_labelled_digits(fitted, tmp_path, capsys):
+    assert cli.main(["outliers", "evaluate", "--model", str(fitted.out), "--data", "digits", "--normal-class", "3",
+                     "--out", str(tmp_path / "roc.png")]) == 0
+    printed = capsys.readouterr().out
+    onnx_auroc = float(re.search(r"AUROC (\d\.\d+)", printed).group(1))
+    keras_auroc = json.loads((fitted.out / "evaluation.json").read_text())["auroc"]
+    assert onnx_auroc == pytest.approx(keras_auroc, abs=2e-3)
+    assert (tmp_path / "roc.png").is_file()
+
+
+def test_fit_and_score_vectors_without_labels(tmp_path, capsys):
+    """A .csv of vectors on wildly different scales: standardised in the export's graph, no labels to evaluate;
+    rows shifted along one feature are flagged far more often than rows like the training data."""
+    rng = np.random.default_rng(0)
+    train = rng.normal([100.0, 0.01, 5.0, -3.0], [10.0, 0.001, 1.0, 0.5], (300, 4))
+    np.savetxt(tmp_path / "train.csv", train, delimiter=",", header="a,b,c,d", comments="")
+    normal = rng.normal([100.0, 0.01, 5.0, -3.0], [10.0, 0.001, 1.0, 0.5], (40, 4))
+    shifted = normal + [0.0, 0.0, 6.0, 0.0]
+    np.savetxt(tmp_path / "new.csv", np.concatenate([normal, shifted]), delimiter=",")
+    out = tmp_path / "run"
+    assert cli.main(["outliers", "fit", "--data", str(tmp_path / "train.csv"), "--steps", "150", "--encoder-steps",
+                     "150", "--hidden", "32,32", "--latent-dim", "4", "--batch-size", "32", "--jit-compile",
+                     "false", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "nothing to evaluate" in printed and "AUROC" not in printed
+    assert "top_outliers.png: the 16 highest-scoring training samples" in printed
+    assert (out / "model.onnx").is_file() and (out / "top_outliers.png").is_file()
+    assert not (out / "roc_pr.png").exists() and not (out / "evaluation.json").exists()
+    assert json.loads((out / "metadata.json").read_text())["input_kind"] == "vectors"
+
+    assert cli.main(["outliers", "score", "--model", str(out), "--data", str(tmp_path / "new.csv"),
+                     "--out", str(tmp_path / "s.csv"), "--heatmaps", str(tmp_path / "h.png"), "--top", "8"]) == 0
+    rows = _rows(tmp_path / "s.csv")
+    assert [row["index"] for row in rows] == [str(i) for i in range(80)]
+    flagged = np.array([int(row["outlier"]) for row in rows])
+    assert flagged[40:].mean() > flagged[:40].mean() + 0.5, flagged
+    assert (tmp_path / "h.png").is_file()
+
+
+def test_fit_the_discriminator_baseline_evaluates_without_export(tmp_path, capsys):
+    out = tmp_path / "critic"
+    assert cli.main(["outliers", "fit", "--normal-class", "3", "--method", "discriminator", *CLI_TINY,
+                     "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "no export" in printed and "reconstructs nothing" in printed
+    assert json.loads((out / "evaluation.json").read_text())["auroc"] > 0.8  # the critic alone tells 3s apart
+    assert {p.name for p in out.iterdir()} == {"detector.keras", "evaluation.json", "roc_pr.png"}
+
+
+def test_residual_heatmaps_of_vectors(tmp_path):
+    from apps.outliers.cli import residual_heatmaps
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 6)).astype(np.float32)
+    path = residual_heatmaps(x, x * 0.5, (x * 0.5) ** 2, tmp_path / "v.png", np.arange(4.0), threshold=1.5)
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+    assert not list(tmp_path.glob(".*"))  # written atomically: no temporary file left
+
+
+@pytest.mark.parametrize("args, mentions", [
+    (["fit", "--hidden", "32,x"], ["--hidden", "'32,x'"]),
+    (["fit", "--contamination", "0.7"], ["--contamination", "(0, 0.5]", "'0.7'"]),
+    (["fit", "--method", "pca"], ["--method", "'pca'", "'fanogan'"]),
+    (["fit", "--steps", "0"], ["--steps", "positive integer"]),
+    (["score", "--data", "x.npy"], ["--model"]),
+    (["score", "--model", "m", "--data", "x.npy", "--heatmaps", "h.gif"], ["--heatmaps", "'h.gif'"]),
+    (["score", "--model", "m", "--data", "x.npy", "--threshold", "nan"], ["--threshold", "finite", "'nan'"]),
+    (["evaluate", "--model", "m"], ["--normal-class"]),
+    (["detect"], ["SUBCOMMAND", "'detect'"]),
+])
+def test_bad_arguments_exit_2_naming_them(args, mentions, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["outliers", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    for text in mentions:
+        assert text in err, (text, err)
+
+
+def test_errors_in_the_handlers_are_one_line_naming_the_argument(fitted, tmp_path):
+    np.save(tmp_path / "big.npy", np.zeros((5, 16, 16, 1), np.float32))
+    (tmp_path / "sr").mkdir()  # another task's export
+    (tmp_path / "sr" / "metadata.json").write_text(json.dumps({"task": "super_resolution", "scale": 4}))
+    (tmp_path / "sr" / "model.onnx").write_bytes(b"")
+    cases = [
+        (["fit", "--data", "digits", "--normal-class", "11", *CLI_TINY, "--out", str(tmp_path / "f")],
+         "outliers fit: error: --normal-class: expected one of the data's classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9); "
+         "got 11"),
+        (["fit", "--data", "digits", *CLI_TINY, "--loss", "nope", "--out", str(tmp_path / "f")], "--loss:"),
+        (["fit", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "f")], "--data: expected 'digits'"),
+        (["fit", "--data", str(tmp_path / "big.npy"), "--normal-class", "1", "--out", str(tmp_path / "f")],
+         "--normal-class: expected labelled data"),
+        (["score", "--model", str(tmp_path / "nowhere"), "--data", str(tmp_path / "big.npy")],
+         "outliers score: error: --model: expected an export folder"),
+        (["score", "--model", str(fitted.out), "--data", str(tmp_path / "big.npy"), "--out", str(tmp_path / "s.csv")],
+         "outliers score: error: --data: expected samples of shape (8, 8, 1)"),
+        (["score", "--model", str(fitted.out), "--data", str(tmp_path / "none.npy")], "--data:"),
+        (["evaluate", "--model", str(fitted.out), "--normal-class", "10"], "--normal-class: expected one of"),
+        (["score", "--model", str(fitted.out), "--data", str(tmp_path / "big.npy"), "--out", str(tmp_path)],
+         "--out: expected a file name"),
+        (["score", "--model", str(tmp_path / "sr"), "--data", str(tmp_path / "big.npy")],
+         "--model: expected an outlier-scoring export"),
+    ]
+    for args, message in cases:
+        code, _, err = _main(["outliers", *args])
+        assert code == 2, (args, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, err)
+    assert not (tmp_path / "f").exists() and not (tmp_path / "s.csv").exists()  # nothing written
+
+
+def test_help_lists_the_subcommands_without_importing_tensorflow():
+    code = BLOCK_TF + r"""
+import contextlib, io
+from ganapps import cli
+texts = []
+for argv in ([], ["outliers"], ["outliers", "fit"], ["outliers", "score"], ["outliers", "evaluate"]):
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+        cli.main(argv + ["--help"])
+    texts.append(buffer.getvalue())
+print(json.dumps({"texts": texts, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["tensorflow"] is False and result["keras"] is False
+    top, group, fit, score, evaluate = result["texts"]
+    assert "outliers" in top
+    assert all(name in group for name in ("fit", "score", "evaluate"))
+    assert all(opt in fit for opt in ("--data", "--normal-class", "--method", "--contamination", "--steps",
+                                      "--encoder-steps", "--latent-dim", "--hidden", "--seed", "--out"))
+    assert all(opt in score for opt in ("--model", "--data", "--out", "--heatmaps", "--top", "TensorFlow"))
+    assert "--normal-class" in evaluate
