@@ -346,9 +346,11 @@ def _replace_repeated(field, messages) -> None:
 def _name_onnx_outputs(proto, names: list[str]):
     """The ONNX model with its graph outputs named ``names`` and listed in that order.
 
-    tf2onnx names the outputs of a function that returns a dict after its keys; should a version not, its outputs
-    come in the order TensorFlow flattens the dict (sorted keys) and each gets an Identity node of the right name.
-    The parity check, which compares output by output by name, catches a wrong guess.
+    tf2onnx names the outputs of a function that returns a dict after its keys; should a version not (for all of
+    them or for some), its outputs come in the order TensorFlow flattens the dict (sorted keys) and every output
+    gets an Identity node of the right name. Outputs that kept one of the names are renamed out of the way first,
+    since an Identity of that name would otherwise duplicate them. The parity check, which compares output by
+    output by name, catches a wrong guess.
     """
     graph = proto.graph
     current = [output.name for output in graph.output]
@@ -359,8 +361,17 @@ def _name_onnx_outputs(proto, names: list[str]):
         import onnx
 
         taken = {t for node in graph.node for t in (*node.input, *node.output)}
+        taken |= {t.name for t in (*graph.input, *graph.initializer, *graph.output)}
+        for output in graph.output:
+            if output.name in names:
+                fresh = f"{output.name}_unnamed"
+                while fresh in taken or fresh in names:
+                    fresh += "_"
+                _rename_tensor(graph, output.name, fresh)
+                taken.add(fresh)
+        taken = {t for node in graph.node for t in (*node.input, *node.output)}
         taken |= {t.name for t in (*graph.input, *graph.initializer)}
-        clash = sorted(set(names) & taken - set(current))
+        clash = sorted(set(names) & taken)
         if clash:
             raise ExportError(f"ONNX conversion named its outputs {current}, and the model's output names "
                               f"{clash} are taken by other tensors of the graph")
@@ -370,6 +381,16 @@ def _name_onnx_outputs(proto, names: list[str]):
     by_name = {output.name: output for output in graph.output}
     _replace_repeated(graph.output, [by_name[name] for name in names])
     return proto
+
+
+def _rename_tensor(graph, old: str, new: str) -> None:
+    """Rename the tensor ``old`` to ``new`` wherever ``graph`` produces, uses, describes or outputs it."""
+    for node in graph.node:
+        node.input[:] = [new if t == old else t for t in node.input]
+        node.output[:] = [new if t == old else t for t in node.output]
+    for info in (*graph.value_info, *graph.output):
+        if info.name == old:
+            info.name = new
 
 
 def _check_onnx(path: Path, specs, parity_inputs, expected) -> float:

@@ -719,11 +719,13 @@ def read_samples(path: str | os.PathLike, sample_shape: Any) -> tuple[np.ndarray
     * an image file: one sample named after the file.
     * a ``.npy`` file: the array it holds (one sample or a batch), names "0", "1", ...
     * a ``.csv`` file: numeric columns, one sample per row (a header row is allowed and skipped); rows of
-      prod(sample_shape) values are reshaped to the sample shape; names are the row indices "0", "1", ...
+      prod(sample_shape) values are reshaped to the sample shape; names are the row indices "0", "1", ... For an
+      image sample shape, whole numbers in 0..255 (not all within [-1, 1]) are read as uint8 pixels.
 
     Returns:
-        (array of shape ``(n, *sample_shape)`` (uint8 from images, else as stored; a gray NHW ``.npy`` gets its
-        channel axis), names): pass the array to :meth:`OutlierScorer.score`, which maps and checks the values.
+        (array of shape ``(n, *sample_shape)`` (uint8 from images, and from a ``.csv`` of whole numbers in 0..255
+        for an image sample shape; else as stored; a gray NHW ``.npy`` gets its channel axis), names): pass the
+        array to :meth:`OutlierScorer.score`, which maps and checks the values.
     """
     shape = _check_sample_shape(sample_shape)
     if not isinstance(path, (str, os.PathLike)):
@@ -752,7 +754,7 @@ def read_samples(path: str | os.PathLike, sample_shape: Any) -> tuple[np.ndarray
         if array.dtype.kind not in "iuf":
             raise ValueError(f"path: expected a .npy file of numbers; got {str(file)!r}, of dtype {array.dtype}")
     elif suffix == ".csv":
-        array = _read_csv(file)
+        array = _read_csv(file, pixels=len(shape) == 3)
         if array.shape[1] != shape[-1] and array.shape[1] == int(np.prod(shape)) and len(shape) > 1:
             array = array.reshape((len(array), *shape))
     else:
@@ -803,8 +805,13 @@ def _read_image_files(files: list, shape: tuple[int, ...], argument: str) -> np.
     return np.stack(images)
 
 
-def _read_csv(file: Path) -> np.ndarray:
-    """The numeric rows of a CSV file as float32 (n, columns); a first row that is not all numbers is a header."""
+def _read_csv(file: Path, pixels: bool = False) -> np.ndarray:
+    """The numeric rows of a CSV file as float32 (n, columns); a first row that is not all numbers is a header.
+
+    With ``pixels`` (the scorer takes images), a file of whole numbers in 0..255, not all within [-1, 1], is
+    uint8 pixels and comes back as uint8, to be mapped to the model's value range as uint8 images are (as floats
+    it would be refused for lying outside that range); a file of values all within [-1, 1] stays float.
+    """
     import csv
 
     rows = []
@@ -828,7 +835,10 @@ def _read_csv(file: Path) -> np.ndarray:
     if not parsed:
         raise ValueError(f"path: expected a .csv file with at least one row of numbers; got {str(file)!r}, which "
                          f"has none")
-    return np.asarray(parsed, dtype=np.float32)
+    values = np.asarray(parsed, dtype=np.float64)
+    if pixels and np.all(values == np.round(values)) and values.min() >= 0 and 1 < values.max() <= 255:
+        return values.astype(np.uint8)
+    return values.astype(np.float32)
 
 
 def _is_number(cell: str) -> bool:

@@ -128,8 +128,9 @@ def test_parity_check_covers_every_output(tmp_path, monkeypatch):
     assert not (tmp_path / "bad").exists()
 
 
-def test_generic_onnx_output_names_are_renamed(tmp_path, monkeypatch):
-    """Should tf2onnx not keep the dict keys, the export names the outputs itself (and the parity check agrees)."""
+def _fake_onnx_names(monkeypatch, keep=()) -> list:
+    """Make tf2onnx name each graph output ``Identity_<i>:0`` instead of its dict key, except those in ``keep``;
+    returns the list the names it gave are recorded in."""
     import tf2onnx
 
     real = tf2onnx.convert.from_function
@@ -139,6 +140,8 @@ def test_generic_onnx_output_names_are_renamed(tmp_path, monkeypatch):
         proto, storage = real(*args, **kwargs)
         for i, output in enumerate(proto.graph.output):
             old, new = output.name, f"Identity_{i}:0"
+            if old in keep:
+                continue
             for node in proto.graph.node:
                 node.output[:] = [new if t == old else t for t in node.output]
                 node.input[:] = [new if t == old else t for t in node.input]
@@ -147,14 +150,27 @@ def test_generic_onnx_output_names_are_renamed(tmp_path, monkeypatch):
         return proto, storage
 
     monkeypatch.setattr(tf2onnx.convert, "from_function", generic_names)
+    return seen
+
+
+@pytest.mark.parametrize("keep", [(), ("residual", "score")])
+def test_generic_onnx_output_names_are_renamed(tmp_path, monkeypatch, keep):
+    """Should tf2onnx not keep the dict keys, or keep only some, the export names every output itself (no name
+    twice in the graph), and the parity check agrees."""
+    seen = _fake_onnx_names(monkeypatch, keep)
     model = scorer(seed=3)
     metadata = export.export_generator(model, tmp_path / "renamed", formats=("onnx",))
-    assert seen == [["Identity_0:0", "Identity_1:0", "Identity_2:0"]]
+    assert len(seen) == 1 and [name for name in seen[0] if not name.startswith("Identity_")] == list(keep)
+    assert len([name for name in seen[0] if name.startswith("Identity_")]) == 3 - len(keep)
     assert metadata["parity_max_abs_error"]["onnx"] < TOL
     x = np.random.default_rng(4).uniform(-1, 1, (3, 8, 8, 1)).astype("float32")
     names, got = _onnx(tmp_path / "renamed", x)
     want = _keras(model, x)
     assert names == NAMES and all(_max_abs(got[n], want[n]) < TOL for n in NAMES)
+    import onnx
+
+    produced = [t for node in onnx.load(str(tmp_path / "renamed" / "model.onnx")).graph.node for t in node.output]
+    assert len(produced) == len(set(produced))  # every tensor has one producer
 
 
 def test_list_outputs_are_named_after_their_layers_and_shared_tensors_stay_apart(tmp_path):

@@ -171,6 +171,27 @@ def test_read_samples_npy_and_csv(tmp_path):
     np.testing.assert_allclose(runtime.read_samples(tmp_path / "flat.csv", [8, 8, 1])[0], flat.reshape(2, 8, 8, 1))
 
 
+def test_csv_of_whole_pixels_reads_as_uint8_for_an_image_scorer(image_scorer, tmp_path):
+    """A CSV of 0..255 pixels (one flattened image per row) is scored as uint8 images are, not refused as floats
+    outside [-1, 1]; values within [-1, 1], and vectors, stay floats."""
+    model, scorer, _ = image_scorer
+    pixels = _gray_images(3, seed=9)
+    (tmp_path / "pixels.csv").write_text("\n".join(",".join(map(str, row)) for row in pixels.reshape(3, 64)))
+    array, names = runtime.read_samples(tmp_path / "pixels.csv", scorer.sample_shape)
+    assert array.dtype == np.uint8 and names == ["0", "1", "2"]
+    np.testing.assert_array_equal(array, pixels)
+    want = _keras(model, images.from_uint8(pixels))["score"]
+    assert np.max(np.abs(scorer.anomaly_score(array) - want)) < TOL
+    (tmp_path / "floats.csv").write_text("\n".join(",".join(f"{v:.1f}" for v in row) for row in pixels.reshape(3, 64)))
+    np.testing.assert_array_equal(runtime.read_samples(tmp_path / "floats.csv", [8, 8, 1])[0], pixels)  # 12.0: whole
+    signs = np.where(pixels.reshape(3, 64) > 127, 1, 0)  # whole numbers, all within [-1, 1]: float pixel values
+    (tmp_path / "signs.csv").write_text("\n".join(",".join(map(str, row)) for row in signs))
+    array = runtime.read_samples(tmp_path / "signs.csv", [8, 8, 1])[0]
+    assert array.dtype == np.float32 and array.max() == 1.0
+    (tmp_path / "vectors.csv").write_text("3,200,7\n0,1,255\n")  # vectors are values, never pixels
+    assert runtime.read_samples(tmp_path / "vectors.csv", [3])[0].dtype == np.float32
+
+
 @pytest.mark.parametrize("make, shape, error, pattern", [
     (lambda p: (p / "e").mkdir(), [8, 8, 1], ValueError, r"path: expected a folder holding image files .*'.*e'"),
     (lambda p: None, [8, 8, 1], FileNotFoundError, r"path: expected a folder of images.*missing.npy'.*not exist"),

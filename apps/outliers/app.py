@@ -910,7 +910,7 @@ class GANOutlierDetector:
         model = self.scorer_model()
         s = self._settings
         images = self.input_kind_ == "images"
-        extra = dict(self.game.scorer_metadata())
+        extra = self.game.scorer_metadata(-self.threshold_)
         extra.update({
             "task": "outlier_scoring",
             "method": "fanogan",

@@ -30,8 +30,10 @@ import tensorflow as tf
 from keras import layers, ops
 
 from ganapps import _checks, latent
-from ganapps.games.gan import GAN, _fmt, _replica, _shapes_compatible, _validate_vectors
+from ganapps import data as gdata
+from ganapps.games.gan import GAN, _fmt, _optimizer, _replica, _shapes_compatible, _validate_vectors
 from ganapps.games.srgan import _Untracked
+from ganapps.layers import MinibatchStdDev
 
 __all__ = ["FAnoGAN", "AnomalyScores", "FAnoGANScore", "PHASES"]
 
@@ -105,6 +107,9 @@ class FAnoGAN(GAN):
         kappa: weight of the feature residual in the encoder's loss and in the anomaly score.
         feature_layer: None (the input of the discriminator's last layer: the features its logit is computed
             from) or the name of a discriminator layer whose output is used; features are flattened per sample.
+            Features must not pass through a :class:`~ganapps.layers.MinibatchStdDev` layer, whose output for
+            a sample depends on the rest of its batch (so would its score): with None, a discriminator that has
+            one takes the input of that layer instead; a named layer after it is refused.
         **kwargs: the :class:`~ganapps.games.gan.GAN` options (loss, d_steps, penalties, ema, augment,
             label_smoothing, seed). With ``ema`` the encoder learns to invert the averaged generator, the one
             that generates and is exported.
@@ -171,8 +176,7 @@ class FAnoGAN(GAN):
         return self._features.value[1]
 
     def _feature_pair(self, x, reconstruction):
-        """Float32 features of ``x`` and of ``reconstruction`` in separate passes, as in :meth:`scorer`, so that
-        batch-dependent layers (a minibatch std-dev) never mix the two."""
+        """Float32 features of ``x`` and of ``reconstruction``, in separate passes as in :meth:`scorer`."""
         features = self.feature_model
         return (ops.cast(features(x, training=False), "float32"),
                 ops.cast(features(reconstruction, training=False), "float32"))
@@ -187,14 +191,17 @@ class FAnoGAN(GAN):
         super().compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, **kwargs)
         if e_optimizer is None:
             e_optimizer = keras.optimizers.Adam(_DEFAULT_E_LR, name="e_optimizer")
-        else:
-            try:
-                e_optimizer = keras.optimizers.get(e_optimizer)
-            except ValueError as err:
-                raise _checks.fail("e_optimizer", "a keras optimizer, its name or its config",
-                                   repr(e_optimizer)) from err
-        self.e_optimizer = self._loss_scaled(e_optimizer)
+        self.e_optimizer = self._encoder_loss_scaled(_optimizer(e_optimizer, "e_optimizer"))
         self.e_optimizer.build(self.encoder.trainable_variables)
+
+    def _encoder_loss_scaled(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+        """The encoder's optimizer, loss-scaled when any network its loss flows through computes in float16: the
+        game's own check looks at the game, G and D, not at the encoder."""
+        optimizer = self._loss_scaled(optimizer)
+        if self.encoder.dtype_policy.name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
     def get_compile_config(self) -> dict:
         config = super().get_compile_config()
@@ -234,41 +241,39 @@ class FAnoGAN(GAN):
 
     # -- scoring -----------------------------------------------------------------------------------------
     def _samples(self, x) -> np.ndarray:
-        """``x`` as float32 samples of the game's sample shape, checked."""
+        """``x`` as float32 samples of the game's sample shape, checked as ``fit`` checks its data: images
+        (rank-3 samples) must lie in [-1, 1], or 0..255 pixels would get huge, meaningless scores."""
+        shape = self._sample_shape()
+        if len(shape) == 3:
+            x = np.asarray(x)
+            gdata.validate_images(x, argument="x", expected_shape=shape)
+            return x.astype(np.float32, copy=False)
         x = np.asarray(x, dtype=np.float32)
-        _validate_vectors(x, self._sample_shape())
+        _validate_vectors(x, shape)
         return x
-
-    def _batches(self, x: np.ndarray, batch_size: int):
-        batch_size = _checks.positive_int(batch_size, "batch_size")
-        for i in range(0, len(x), batch_size):
-            yield x[i:i + batch_size]
 
     def encode(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """The encoder's latents of samples ``x`` (n, latent_dim): where in the generator's latent space each
         sample lies."""
-        x = self._samples(x)
-        return np.concatenate([ops.convert_to_numpy(self.encoder(chunk, training=False))
-                               for chunk in self._batches(x, batch_size)])
+        return self._encode(self._samples(x), batch_size)
+
+    def _encode(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        return latent._in_batches(self.encoder, x, _checks.positive_int(batch_size, "batch_size"))
 
     def anomaly_scores(self, x: Any, batch_size: int = 256) -> AnomalyScores:
         """f-AnoGAN's scores of samples ``x``: ``image_residual + kappa * feature_residual`` (higher = more
         abnormal), both mean squared differences between x and G(E(x)), in values and in discriminator features.
         Meaningful after the encoder phase."""
         x = self._samples(x)
-        parts: dict[str, list] = {"image": [], "feature": [], "recon": []}
-        for chunk in self._batches(x, batch_size):
-            recon = ops.cast(self.inference_generator(self.encoder(chunk, training=False), training=False),
-                             "float32")
-            features_x, features_r = self._feature_pair(ops.convert_to_tensor(chunk), recon)
-            recon = ops.convert_to_numpy(recon)
-            parts["recon"].append(recon)
-            parts["image"].append(np.mean(np.square(chunk - recon).reshape(len(chunk), -1), axis=1))
-            parts["feature"].append(np.mean(np.square(ops.convert_to_numpy(features_r - features_x)), axis=1))
-        recon = np.concatenate(parts["recon"])
-        image, feature = np.concatenate(parts["image"]), np.concatenate(parts["feature"])
-        return AnomalyScores(scores=(image + self.kappa * feature).astype(np.float32), image_residual=image,
-                             feature_residual=feature, reconstructions=recon, residual_maps=np.square(x - recon))
+        recon = self._predict([self._encode(x, batch_size)], batch_size).astype(np.float32, copy=False)
+        features_x, features_r = (latent._in_batches(self.feature_model, v, batch_size).astype(np.float32)
+                                  for v in (x, recon))
+        maps = np.square(x - recon)
+        image = np.mean(maps.reshape(len(x), -1), axis=1)
+        feature = np.mean(np.square(features_r - features_x), axis=1)
+        return AnomalyScores(scores=(image + np.float32(self.kappa) * feature).astype(np.float32),
+                             image_residual=image, feature_residual=feature, reconstructions=recon,
+                             residual_maps=maps)
 
     def anogan_scores(self, x: Any, lam: float = 0.1, steps: int = 200, restarts: int = 2,
                       learning_rate: float = 0.05, batch_size: int = 256, seed: int | None = 0,
@@ -276,13 +281,18 @@ class FAnoGAN(GAN):
         """AnoGAN's scores of samples ``x`` (higher = more abnormal): G is inverted per query by gradient descent
         (:func:`ganapps.latent.invert` with the discriminator's features and L1 distances), and the score is
         ``(1 - lam) * mean|x - G(z*)| + lam * mean|f(x) - f(G(z*))|``, the residual and discrimination losses.
-        Needs no encoder, but costs ``steps * restarts`` generator passes per sample."""
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 <= lam <= 1.0:
+        Needs no encoder, but costs ``steps * restarts`` generator passes per sample.
+
+        The paper sums its L1 terms; here each is averaged per element, which is the paper's sum with the feature
+        term multiplied by (pixel count / feature count): the paper's λ = 0.1 and this ``lam=0.1`` weigh the
+        feature term alike only when the discriminator has as many features as the sample has values."""
+        weight = _checks.non_negative(lam, "lam")
+        if not weight <= 1.0:
             raise _checks.fail("lam", "a weight in [0, 1]", repr(lam))
         x = self._samples(x)
         found = latent.invert(self, x, steps=steps, restarts=restarts, learning_rate=learning_rate,
                               batch_size=batch_size, seed=seed, jit_compile=jit_compile,
-                              feature_model=self.feature_model, feature_weight=float(lam), distance="l1")
+                              feature_model=self.feature_model, feature_weight=weight, distance="l1")
         recon = found.reconstructions.astype(np.float32)
         return AnomalyScores(scores=found.objective, image_residual=found.errors,
                              feature_residual=found.feature_errors, reconstructions=recon,
@@ -292,11 +302,8 @@ class FAnoGAN(GAN):
         """The critic's logit for each sample (mean over any extra output dims), (n,): its "realness", so
         HIGHER = MORE NORMAL, the opposite sign of the other scores."""
         x = self._samples(x)
-        out = []
-        for chunk in self._batches(x, batch_size):
-            logits = ops.convert_to_numpy(ops.cast(self.discriminator(chunk, training=False), "float32"))
-            out.append(np.mean(logits.reshape(len(chunk), -1), axis=1))
-        return np.concatenate(out)
+        logits = latent._in_batches(self.discriminator, x, _checks.positive_int(batch_size, "batch_size"))
+        return np.mean(logits.astype(np.float32).reshape(len(x), -1), axis=1)
 
     def scorer(self) -> keras.Model:
         """f-AnoGAN's scoring as one functional ``keras.Model``: input ``"x"`` (samples, dynamic batch), outputs
@@ -311,11 +318,27 @@ class FAnoGAN(GAN):
         return keras.Model(x, {"score": score, "reconstruction": reconstruction, "residual": residual},
                            name="fanogan_scorer")
 
-    def scorer_metadata(self) -> dict:
-        """Keys describing f-AnoGAN's score, for the ``metadata.json`` of a :meth:`scorer` export (pass them as
-        ``extra_metadata``). Not named ``export_metadata`` on purpose: exporting the game itself exports its
-        generator, which must not be labelled an outlier scorer."""
-        return {"task": "outlier_scoring", "kappa": self.kappa, "score": SCORE_DESCRIPTION}
+    def scorer_metadata(self, threshold: float) -> dict:
+        """The ``metadata.json`` keys that make a :meth:`scorer` export loadable by
+        :func:`ganapps.runtime.load_scorer`: task, ``threshold`` (on the anomaly-score scale: a score above it is
+        an outlier), input kind, sample shape, value range, kappa and what the score is. Pass them as
+        ``extra_metadata``, with the same ``value_range`` ((-1, 1) for images, None for vectors)::
+
+            export_generator(game.scorer(), directory, extra_metadata=game.scorer_metadata(t),
+                             value_range=(-1.0, 1.0))
+
+        Not named ``export_metadata`` on purpose: exporting the game itself exports its generator, which must not
+        be labelled an outlier scorer."""
+        finite = (isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, bool)
+                  and np.isfinite(threshold))
+        if not finite:
+            raise _checks.fail("threshold", "a finite number (the anomaly score above which a sample is an "
+                               "outlier)", repr(threshold))
+        shape = self._sample_shape()
+        images = len(shape) == 3
+        return {"task": "outlier_scoring", "threshold": float(threshold),
+                "input_kind": "images" if images else "vectors", "sample_shape": list(shape),
+                "value_range": [-1.0, 1.0] if images else None, "kappa": self.kappa, "score": SCORE_DESCRIPTION}
 
     # -- serialisation -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -343,11 +366,13 @@ def _check_phase(phase) -> str:
 
 def _feature_model(discriminator: keras.Model, feature_layer: str | None) -> keras.Model:
     """Samples -> flat (batch, k) features of ``discriminator``: its ``feature_layer``'s output, or the input of
-    its last layer (what its logit is computed from)."""
+    its last layer (what its logit is computed from), or, when that passes through a minibatch std-dev layer, the
+    input of that layer."""
     inputs = getattr(discriminator, "inputs", None)
     if not inputs or not discriminator.layers:
         raise _checks.fail("discriminator", "a functional or Sequential keras.Model (its features are read from "
                            "its layers)", f"{type(discriminator).__name__} without symbolic inputs")
+    inputs = inputs[0] if len(inputs) == 1 else inputs
     if feature_layer is None:
         try:
             features = discriminator.layers[-1].input
@@ -367,6 +392,44 @@ def _feature_model(discriminator: keras.Model, feature_layer: str | None) -> ker
     if isinstance(features, (list, tuple)):
         raise _checks.fail("feature_layer", "a layer with one output tensor",
                            f"{feature_layer!r} with {len(features)} tensors")
+    mixing = _batch_mixing(keras.Model(inputs, features))
+    if mixing and feature_layer is None:
+        features = _before_batch_mixing(discriminator, inputs, mixing)
+    elif mixing:
+        raise _checks.fail("feature_layer", f"a layer before the discriminator's MinibatchStdDev layer "
+                           f"{mixing[0].name!r} (its output mixes each sample with the rest of the batch, so the "
+                           f"features, and the scores, would depend on the batch): name an earlier layer",
+                           f"{feature_layer!r}, whose output is computed through it")
     if len(features.shape) != 2:
         features = layers.Flatten(name="flat_features")(features)
-    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, features, name=f"{discriminator.name}_features")
+    return keras.Model(inputs, features, name=f"{discriminator.name}_features")
+
+
+def _batch_mixing(model: keras.Model) -> list:
+    """The :class:`~ganapps.layers.MinibatchStdDev` layers of ``model``, nested models searched too: the layers
+    whose output for a sample depends on the rest of its batch."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, MinibatchStdDev):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(_batch_mixing(layer))
+    return found
+
+
+def _before_batch_mixing(discriminator: keras.Model, inputs, mixing: list):
+    """The default features of a discriminator whose logit sees a minibatch std-dev channel: the input of its one
+    MinibatchStdDev layer (the same features without the batch statistic), when that is well defined."""
+    layer = mixing[0]
+    features = None
+    if len(mixing) == 1 and any(own is layer for own in discriminator.layers):
+        try:
+            features = layer.input
+        except (AttributeError, ValueError):
+            features = None
+    if features is None or isinstance(features, (list, tuple)) or _batch_mixing(keras.Model(inputs, features)):
+        raise _checks.fail("feature_layer", "the name of a discriminator layer before its MinibatchStdDev layers "
+                           f"{[m.name for m in mixing]} (they mix each sample with the rest of the batch, so "
+                           "features after them, and the scores, would depend on the batch)",
+                           "None (the logit layer's input, which comes after them)")
+    return features

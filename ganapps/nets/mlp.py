@@ -59,11 +59,14 @@ def mlp_trunk(input_dim: int, input_name: str, hidden, activation: str, spectral
 
 def _mlp(input_dim: int, input_name: str, hidden, activation: str, output_dim: int,
          output_activation: str | None, output_name: str, name: str, spectral_norm: bool = False,
-         input_shape: tuple[int, ...] | None = None) -> keras.Model:
-    """Input -> Dense(hidden...) -> a float32 output layer (float32 even under a mixed-precision policy)."""
+         input_shape: tuple[int, ...] | None = None, output_shape: tuple[int, ...] | None = None) -> keras.Model:
+    """Input -> Dense(hidden...) -> a float32 output layer (float32 even under a mixed-precision policy), reshaped
+    to ``output_shape`` (a layer named "sample") when given."""
     inputs, x = mlp_trunk(input_dim, input_name, hidden, activation, spectral_norm, input_shape)
     dense = SNDense if spectral_norm else layers.Dense
     outputs = dense(output_dim, activation=output_activation, name=output_name, dtype="float32")(x)
+    if output_shape is not None:
+        outputs = layers.Reshape(output_shape, name="sample", dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -78,11 +81,8 @@ def mlp_generator(latent_dim: int, output_dim: int, hidden: Sequence[int] = (128
     _checks.positive_int(latent_dim, "latent_dim")
     _checks.positive_int(output_dim, "output_dim")
     shape = sample_shape_of(sample_shape, output_dim, "output_dim")
-    if shape is None:
-        return _mlp(latent_dim, "z", hidden, activation, output_dim, output_activation, "output", name)
-    z, x = mlp_trunk(latent_dim, "z", hidden, activation)
-    x = layers.Dense(output_dim, activation=output_activation, name="output", dtype="float32")(x)
-    return keras.Model(z, layers.Reshape(shape, name="sample", dtype="float32")(x), name=name)
+    return _mlp(latent_dim, "z", hidden, activation, output_dim, output_activation, "output", name,
+                output_shape=shape)
 
 
 def mlp_discriminator(input_dim: int, hidden: Sequence[int] = (128, 128), activation: str = "leaky_relu",
