@@ -20,39 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+from ganapps._argtypes import narrowed, non_negative_float, non_negative_int, number, positive_int, probability
+
 EPILOG = "Run 'ganapps <command> --help' for the options of a command."
 
 
-def _number(kind: type, minimum: float, what: str):
-    """An argparse type: ``kind(text)`` no smaller than ``minimum``, else an error quoting the text."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, 1, "a positive integer")
-
-
-def _image_size(text: str) -> int:
-    value = _positive_int(text)
-    if value < 4 or value & (value - 1):
-        raise argparse.ArgumentTypeError(f"expected a power of two of at least 4 (4, 8, 16, 32, ...); got {text!r}")
-    return value
-_non_negative_float = _number(float, 0.0, "a non-negative number")
-
-
-def _probability(text: str) -> float:
-    value = _non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1]; got {text!r}")
-    return value
+_image_size = narrowed(positive_int, "a power of two of at least 4 (4, 8, 16, 32, ...)",
+                       reject=lambda value: value < 4 or value & (value - 1))
 
 
 def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr: float = 2e-4,
@@ -66,17 +40,17 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr
     p.add_argument("--loss", default="non_saturating",
                    help="adversarial loss: minimax, non_saturating, wasserstein, hinge, least_squares, "
                         "relativistic_average (default: %(default)s)")
-    p.add_argument("--epochs", type=_positive_int, default=epochs, help="epochs (default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default: %(default)s)")
-    p.add_argument("--latent-dim", type=_positive_int, default=64, help="latent size (default: %(default)s)")
-    p.add_argument("--width", type=_positive_int, default=32,
+    p.add_argument("--epochs", type=positive_int, default=epochs, help="epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default: %(default)s)")
+    p.add_argument("--latent-dim", type=positive_int, default=64, help="latent size (default: %(default)s)")
+    p.add_argument("--width", type=positive_int, default=32,
                    help="filters of the full-resolution layers (default: %(default)s)")
-    p.add_argument("--lr", type=_non_negative_float, default=lr, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--d-steps", type=_positive_int, default=1,
+    p.add_argument("--lr", type=non_negative_float, default=lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--d-steps", type=positive_int, default=1,
                    help="discriminator steps per generator step (default: %(default)s)")
-    p.add_argument("--gradient-penalty", type=_non_negative_float, default=0.0,
+    p.add_argument("--gradient-penalty", type=non_negative_float, default=0.0,
                    help="WGAN-GP weight, 0 = off (default: %(default)s)")
-    p.add_argument("--r1", type=_non_negative_float, default=0.0, help="R1 gamma, 0 = off (default: %(default)s)")
+    p.add_argument("--r1", type=non_negative_float, default=0.0, help="R1 gamma, 0 = off (default: %(default)s)")
     p.add_argument("--ema", type=float, default=ema,
                    help="decay of the generator's weight average used for sampling and export, such as 0.999 "
                         f"(default: {ema if ema is not None else 'off'})")
@@ -84,9 +58,9 @@ def _add_gan_training_args(p: argparse.ArgumentParser, epochs: int, out: str, lr
     p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="true",
                    help="XLA compilation of the train step (default: %(default)s; about 1.6x the throughput "
                         "on CPU, see benchmarks/RESULTS.md; 'auto' is Keras's choice: XLA only with a GPU)")
-    p.add_argument("--samples-every", type=_positive_int, default=5,
+    p.add_argument("--samples-every", type=positive_int, default=5,
                    help="write a sample grid every N epochs (default: %(default)s)")
-    p.add_argument("--label-smoothing", type=_non_negative_float, default=0.0,
+    p.add_argument("--label-smoothing", type=non_negative_float, default=0.0,
                    help="one-sided label smoothing s: real targets 1 - s for the discriminator (minimax, "
                         "non_saturating, least_squares losses; default: off)")
     p.add_argument("--augment", default=None, metavar="POLICY",
@@ -136,38 +110,38 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue an interrupted run from OUT/backup (Keras BackupAndRestore)")
         p.add_argument("--no-export", action="store_true", help="skip the ONNX/SavedModel export")
         if family in ("conditional", "acgan"):
-            p.add_argument("--num-classes", type=_positive_int, default=None,
+            p.add_argument("--num-classes", type=positive_int, default=None,
                            help="number of classes (default: the largest label in the data + 1)")
         if family == "acgan":
-            p.add_argument("--class-weight", type=_non_negative_float, default=1.0,
+            p.add_argument("--class-weight", type=non_negative_float, default=1.0,
                            help="weight of the auxiliary class loss (default: %(default)s)")
         if family == "infogan":
-            p.add_argument("--categorical", type=_number(int, 2, "a category count of at least 2"), nargs="*",
+            p.add_argument("--categorical", type=number(int, 2, "a category count of at least 2"), nargs="*",
                            default=[10],
                            help="category counts of the categorical codes (default: %(default)s)")
-            p.add_argument("--continuous", type=_number(int, 0, "a non-negative integer"), default=2,
+            p.add_argument("--continuous", type=non_negative_int, default=2,
                            help="number of continuous codes, uniform in [-1, 1] (default: %(default)s)")
-            p.add_argument("--info-weight", type=_non_negative_float, default=1.0,
+            p.add_argument("--info-weight", type=non_negative_float, default=1.0,
                            help="weight of the mutual-information term (default: %(default)s)")
         if family == "stylegan":
-            p.add_argument("--style-mixing", type=_probability, default=0.9,
+            p.add_argument("--style-mixing", type=probability, default=0.9,
                            help="probability of style mixing per training batch (default: %(default)s)")
         if family == "progressive":
-            p.add_argument("--fade-steps", type=_positive_int, default=200,
+            p.add_argument("--fade-steps", type=positive_int, default=200,
                            help="generator updates of each fade-in (default: %(default)s)")
-            p.add_argument("--stable-steps", type=_positive_int, default=200,
+            p.add_argument("--stable-steps", type=positive_int, default=200,
                            help="generator updates at each resolution after its fade-in (default: %(default)s)")
 
     gen = commands.add_parser("generate", help="sample an exported generator with ONNX Runtime (no TensorFlow)",
                               description="Draw latents, run the exported ONNX generator and save a PNG grid.")
     gen.add_argument("model", help="export folder (holding model.onnx and metadata.json)")
-    gen.add_argument("--n", type=_positive_int, default=64, help="number of samples (default: %(default)s)")
+    gen.add_argument("--n", type=positive_int, default=64, help="number of samples (default: %(default)s)")
     gen.add_argument("--seed", type=int, default=None, help="latent seed (default: random)")
     gen.add_argument("--truncation", type=float, default=None, help="truncation threshold in std devs")
-    gen.add_argument("--labels", type=_number(int, 0, "a class id (0 or more)"), nargs="+", default=None,
+    gen.add_argument("--labels", type=number(int, 0, "a class id (0 or more)"), nargs="+", default=None,
                      help="class ids for a conditional export: one for all samples, or one per sample "
                           "(default: the classes in turn)")
-    gen.add_argument("--nrow", type=_positive_int, default=None, help="images per row of the grid")
+    gen.add_argument("--nrow", type=positive_int, default=None, help="images per row of the grid")
     gen.add_argument("--out", default="grid.png", help="PNG file to write (default: %(default)s)")
     gen.add_argument("--save-npy", default=None, help="also save the raw float samples to this .npy file")
 

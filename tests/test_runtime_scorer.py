@@ -6,29 +6,13 @@ import json
 import keras
 import numpy as np
 import pytest
-from _helpers import run_python
+from _helpers import BLOCK_HEAVY_IMPORTS, copy_with_metadata, run_python, scorer_model
 from PIL import Image
 
 from ganapps import export, images, runtime
 
 TOL = 1e-4
 NAMES = ("score", "reconstruction", "residual")
-
-
-def scorer_model(sample_shape, mean=None, variance=None, seed=0) -> keras.Model:
-    """A tiny reconstruction scorer with a dict output, as ``FAnoGAN.scorer()`` builds one: x -> code -> x_hat,
-    residual (x - x_hat)^2, score its mean; vectors are standardised in the graph first, as the app does."""
-    keras.utils.set_random_seed(seed)
-    size = int(np.prod(sample_shape))
-    x = keras.Input(sample_shape, name="x")
-    inner = x if mean is None else keras.layers.Normalization(mean=mean, variance=variance)(x)
-    code = keras.layers.Dense(4, activation="tanh")(keras.layers.Flatten()(inner))
-    reconstruction = keras.layers.Reshape(sample_shape)(keras.layers.Dense(size, activation="tanh")(code))
-    difference = keras.layers.Subtract()([inner, reconstruction])
-    residual = keras.layers.Multiply()([difference, difference])
-    mean_of = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(1.0 / size))
-    score = keras.layers.Reshape(())(mean_of(keras.layers.Flatten()(residual)))
-    return keras.Model(x, {"score": score, "reconstruction": reconstruction, "residual": residual})
 
 
 def _keras(model, x):
@@ -251,20 +235,6 @@ def test_error_bad_files_and_batch_size(image_scorer, vector_scorer, tmp_path):
         scorer.predict(np.zeros((1, 8, 8, 1), np.float32), batch_size=0)
 
 
-def _rewrite_metadata(source, target, **changes):
-    import shutil
-
-    shutil.copytree(source, target)
-    metadata = json.loads((target / "metadata.json").read_text())
-    for key, value in changes.items():
-        if value is None:
-            metadata.pop(key, None)
-        else:
-            metadata[key] = value
-    (target / "metadata.json").write_text(json.dumps(metadata))
-    return target
-
-
 @pytest.mark.parametrize("changes, pattern", [
     ({"task": None}, r"directory: expected an outlier-scoring export .*whose metadata has task None"),
     ({"task": "super_resolution"}, r"expected an outlier-scoring export .*task 'super_resolution'"),
@@ -277,7 +247,7 @@ def _rewrite_metadata(source, target, **changes):
     ({"value_range": [1, -1]}, r"'value_range', if any, is \[low, high\]"),
 ])
 def test_error_bad_metadata(image_scorer, tmp_path, changes, pattern):
-    directory = _rewrite_metadata(image_scorer[1].directory, tmp_path / "changed", **changes)
+    directory = copy_with_metadata(image_scorer[1].directory, tmp_path / "changed", **changes)
     with pytest.raises(ValueError, match=pattern):
         runtime.OutlierScorer(directory)
 
@@ -293,16 +263,7 @@ def test_error_a_model_without_the_scorer_outputs(tmp_path):
 
 
 # -- no TensorFlow, no Keras ---------------------------------------------------------------------------------
-SCORE_WITHOUT_TF = r"""
-import importlib.abc, json, sys
-
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"):
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, Blocked())
+SCORE_WITHOUT_TF = BLOCK_HEAVY_IMPORTS + r"""
 from ganapps import runtime
 scorer = runtime.load_scorer(MODEL)
 array, names = runtime.read_samples(FOLDER, scorer.sample_shape)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
-from _helpers import run_python
+from _helpers import BLOCK_HEAVY_IMPORTS, help_texts_without_heavy_imports, run_python
 from PIL import Image
 
 from apps.superres import SuperResolver
@@ -415,16 +415,7 @@ def test_cli_train_writes_game_export_evaluation_and_figure(cli_run):
         assert image.size == (1600, 480)
 
 
-UPSCALE_WITHOUT_TF = r"""
-import importlib.abc, json, sys
-
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"):
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, Blocked())
+UPSCALE_WITHOUT_TF = BLOCK_HEAVY_IMPORTS + r"""
 from ganapps import cli
 code = cli.main(["superres", "upscale", IN, "--model", MODEL, "--out", OUT, "--tile", "24"])
 print(json.dumps({"code": code, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
@@ -528,23 +519,9 @@ def test_cli_errors_in_the_handlers(cli_run, tmp_path, capsys):
 
 
 def test_help_lists_superres_without_importing_tensorflow():
-    code = r"""
-import contextlib, io, json, sys
-from ganapps import cli
-texts = []
-for argv in ([], ["superres"], ["superres", "train"], ["superres", "upscale"], ["superres", "evaluate"],
-             ["superres", "compare"]):
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
-        cli.main(argv + ["--help"])
-    texts.append(buffer.getvalue())
-print(json.dumps({"texts": texts, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
-"""
-    proc = run_python(code)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["tensorflow"] is False and result["keras"] is False
-    top, group, train, upscale, evaluate, compare = result["texts"]
+    top, group, train, upscale, evaluate, compare = help_texts_without_heavy_imports(
+        [], ["superres"], ["superres", "train"], ["superres", "upscale"], ["superres", "evaluate"],
+        ["superres", "compare"])
     assert "superres" in top
     assert all(name in group for name in ("train", "upscale", "evaluate", "compare"))
     assert all(opt in train for opt in ("--data", "--scale", "--steps", "--adversarial-steps", "--filters",

@@ -20,47 +20,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ganapps.cli import _non_negative_float, _number, _positive_int
+from ganapps._argtypes import narrowed, non_negative_int, number, positive_float, positive_int
 
 KERAS_FILE = "superres.keras"
 FIGURE_FILE = "compare.png"
 EVALUATION_FILE = "evaluation.json"
-_non_negative_int = _number(int, 0, "a non-negative integer")
-
-
-def _scale(text: str) -> int:
-    value = _positive_int(text)
-    if value not in (2, 4, 8):
-        raise argparse.ArgumentTypeError(f"expected 2, 4 or 8; got {text!r}")
-    return value
-
-
-def _patch_size(text: str) -> int:
-    value = _positive_int(text)
-    if value % 16:
-        raise argparse.ArgumentTypeError(f"expected a multiple of 16 (16, 32, ..., 96, ...); got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
-    return value
+_scale = narrowed(positive_int, "2, 4 or 8", reject=lambda value: value not in (2, 4, 8))
+_patch_size = narrowed(positive_int, "a multiple of 16 (16, 32, ..., 96, ...)", reject=lambda value: value % 16 != 0)
+_tile_side = number(int, 0, "a non-negative integer, or 'none'")
 
 
 def _tile(text: str) -> int:
     """A tile side; 0 (or 'none') for whole images."""
-    if text.lower() == "none":
-        return 0
-    return _number(int, 0, "a non-negative integer, or 'none'")(text)
+    return 0 if text.lower() == "none" else _tile_side(text)
 
 
 def _add_tiling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=_tile, default=None,
                    help="tile side in low-resolution pixels, or 0 (or 'none') for whole images (default: the "
                         "tile side an export's metadata advises, else 128)")
-    p.add_argument("--overlap", type=_non_negative_int, default=None,
+    p.add_argument("--overlap", type=non_negative_int, default=None,
                    help="context pixels each tile borrows from its neighbours (default: the model's receptive-field "
                         "radius, from an export's metadata or measured on a .keras model, which makes tiling "
                         "seamless)")
@@ -86,13 +65,13 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
                             "tensorflow-datasets name such as 'div2k' (default: %(default)s)")
     train.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir holding a prepared copy")
     train.add_argument("--scale", type=_scale, default=4, help="upscaling factor: 2, 4 or 8 (default: %(default)s)")
-    train.add_argument("--steps", type=_positive_int, default=6000,
+    train.add_argument("--steps", type=positive_int, default=6000,
                        help="PSNR-phase training steps (default: %(default)s)")
-    train.add_argument("--adversarial-steps", type=_non_negative_int, default=0,
+    train.add_argument("--adversarial-steps", type=non_negative_int, default=0,
                        help="adversarial fine-tuning steps after the PSNR phase, 0 = none (default: %(default)s)")
-    train.add_argument("--filters", type=_positive_int, default=32,
+    train.add_argument("--filters", type=positive_int, default=32,
                        help="generator feature channels (default: %(default)s)")
-    train.add_argument("--blocks", type=_positive_int, default=8,
+    train.add_argument("--blocks", type=positive_int, default=8,
                        help="generator residual blocks (default: %(default)s)")
     train.add_argument("--block", choices=("residual", "rrdb"), default="residual",
                        help="SRResNet residual blocks or ESRGAN's RRDBs (default: %(default)s)")
@@ -106,16 +85,16 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
                        help="3 for RGB, 1 for grayscale (default: %(default)s)")
     train.add_argument("--patch-size", type=_patch_size, default=96,
                        help="side of the high-resolution training crops, a multiple of 16 (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=16, help="crops per step (default: %(default)s)")
-    train.add_argument("--lr", type=_positive_float, default=1e-3,
+    train.add_argument("--batch-size", type=positive_int, default=16, help="crops per step (default: %(default)s)")
+    train.add_argument("--lr", type=positive_float, default=1e-3,
                        help="Adam learning rate of the PSNR phase (default: %(default)s)")
     train.add_argument("--lr-decay", choices=("cosine", "none"), default="cosine",
                        help="decay the PSNR phase's rate along a cosine to 1%% of --lr (default: %(default)s)")
-    train.add_argument("--adversarial-lr", type=_positive_float, default=1e-4,
+    train.add_argument("--adversarial-lr", type=positive_float, default=1e-4,
                        help="Adam learning rate of the adversarial phase (default: %(default)s)")
-    train.add_argument("--d-width", type=_positive_int, default=64,
+    train.add_argument("--d-width", type=positive_int, default=64,
                        help="filters of the discriminator's first convolution (default: %(default)s)")
-    train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: %(default)s)")
+    train.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
     train.add_argument("--jit-compile", choices=("auto", "true", "false"), default="true",
                        help="XLA compilation of the train step (default: %(default)s)")
     train.add_argument("--out", default=None,
@@ -151,7 +130,7 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
     cmp_.add_argument("--model", required=True,
                       help="export folder (model.onnx + metadata.json) or a superres .keras file")
     cmp_.add_argument("--out", default="compare.png", help="figure file, .png/.pdf/.svg (default: %(default)s)")
-    cmp_.add_argument("--crop", type=_non_negative_int, nargs=3, metavar=("Y", "X", "SIZE"), default=None,
+    cmp_.add_argument("--crop", type=non_negative_int, nargs=3, metavar=("Y", "X", "SIZE"), default=None,
                       help="zoom every panel on this square of the original, in its pixels (default: whole image)")
     _add_tiling(cmp_)
     return sr

@@ -31,6 +31,7 @@ from keras import layers, ops
 
 from ganapps import _checks, latent
 from ganapps import data as gdata
+from ganapps.games._phases import Phased
 from ganapps.games.gan import GAN, _fmt, _optimizer, _replica, _shapes_compatible, _validate_vectors
 from ganapps.games.srgan import _Untracked
 from ganapps.layers import MinibatchStdDev
@@ -93,7 +94,7 @@ class FAnoGANScore(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class FAnoGAN(GAN):
+class FAnoGAN(Phased, GAN):
     """A GAN with an encoder trained after it, to score samples as outliers (f-AnoGAN).
 
     Args:
@@ -115,11 +116,13 @@ class FAnoGAN(GAN):
             that generates and is exported.
     """
 
+    PHASES = PHASES
+
     def __init__(self, generator: keras.Model, discriminator: keras.Model, encoder: keras.Model,
                  latent_dim: int | None = None, phase: str = "gan", kappa: float = 1.0,
                  feature_layer: str | None = None, **kwargs):
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
-        self._phase = _check_phase(phase)
+        self._phase = self._check_phase(phase)
         self.kappa = _checks.non_negative(kappa, "kappa")
         self._check_encoder(encoder)
         self.encoder = encoder
@@ -146,19 +149,6 @@ class FAnoGAN(GAN):
                                f"{', '.join('None' if s is None else str(s) for s in e_out[1:])})")
 
     # -- phases ------------------------------------------------------------------------------------------
-    @property
-    def phase(self) -> str:
-        """``"gan"`` or ``"encoder"``; assigning it makes the next ``fit`` retrace its step."""
-        return self._phase
-
-    @phase.setter
-    def phase(self, value: str) -> None:
-        value = _check_phase(value)
-        if value != getattr(self, "_phase", None):
-            self._phase = value
-            self.train_function = None
-            self.reset_metrics()
-
     @property
     def metrics(self) -> list:
         if self._phase == "encoder":
@@ -356,12 +346,6 @@ class FAnoGAN(GAN):
         config = dict(config)
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         return super().from_config(config)
-
-
-def _check_phase(phase) -> str:
-    if phase not in PHASES:
-        raise _checks.fail("phase", f"one of {PHASES}", repr(phase))
-    return phase
 
 
 def _feature_model(discriminator: keras.Model, feature_layer: str | None) -> keras.Model:

@@ -36,6 +36,7 @@ from keras import ops
 
 from ganapps import _checks, losses
 from ganapps import data as gdata
+from ganapps.games._phases import Phased
 from ganapps.games.gan import GAN, _check_models, _fmt, _replica
 from ganapps.nets.vgg import vgg19_features
 
@@ -53,7 +54,7 @@ class _Untracked:
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class SRGAN(GAN):
+class SRGAN(Phased, GAN):
     """Single-image super-resolution with a content, perceptual and adversarial loss.
 
     Args:
@@ -72,6 +73,8 @@ class SRGAN(GAN):
         seed: seed of the game's random stream.
     """
 
+    PHASES = PHASES
+
     def __init__(self, generator: keras.Model, discriminator: keras.Model, phase: str = "psnr",
                  loss: Any = "relativistic_average", pixel_weight: float = 1e-2, perceptual_weight: float = 1.0,
                  adversarial_weight: float = 5e-3, perceptual: Any = "discriminator", ema: float | None = None,
@@ -85,7 +88,7 @@ class SRGAN(GAN):
                                    "discriminator penalty)", f"{key}={kwargs[key]!r}")
         super().__init__(generator, discriminator, loss=loss, ema=ema, r1=r1, seed=seed, **kwargs)
         self.scale = _scale_of(generator)
-        self._phase = _check_phase(phase)
+        self._phase = self._check_phase(phase)
         self.pixel_weight = _checks.non_negative(pixel_weight, "pixel_weight")
         self.perceptual_weight = _checks.non_negative(perceptual_weight, "perceptual_weight")
         self.adversarial_weight = _checks.non_negative(adversarial_weight, "adversarial_weight")
@@ -129,19 +132,6 @@ class SRGAN(GAN):
         return None
 
     # -- phases ------------------------------------------------------------------------------------------
-    @property
-    def phase(self) -> str:
-        """``"psnr"`` or ``"adversarial"``; assigning it makes the next ``fit`` retrace its step."""
-        return self._phase
-
-    @phase.setter
-    def phase(self, value: str) -> None:
-        value = _check_phase(value)
-        if value != getattr(self, "_phase", None):
-            self._phase = value
-            self.train_function = None
-            self.reset_metrics()
-
     @property
     def metrics(self) -> list:
         if self._phase == "psnr":
@@ -365,12 +355,6 @@ def _weights_digest(net: keras.Model) -> bytes:
 
 def _channel_order(game: SRGAN) -> str:
     return "RGB" if game.generator.input_shape[-1] == 3 else ("L" if game.generator.input_shape[-1] == 1 else "any")
-
-
-def _check_phase(phase) -> str:
-    if phase not in PHASES:
-        raise _checks.fail("phase", f"one of {PHASES}", repr(phase))
-    return phase
 
 
 def _scale_of(generator: keras.Model) -> int:
