@@ -9,6 +9,8 @@ import onnxruntime as ort
 import pytest
 import tensorflow as tf
 
+from _helpers import scorer_model
+
 from ganapps import export
 
 TOL = 1e-4
@@ -18,18 +20,7 @@ OUTLIER_METADATA = {"task": "outlier_scoring", "threshold": 0.25, "input_kind": 
 
 
 def scorer(sample_shape=(8, 8, 1), seed=0) -> keras.Model:
-    """A tiny reconstruction scorer of the f-AnoGAN shape: x -> code -> x_hat; residual (x - x_hat)^2; score its
-    mean. Built as a functional model with a dict output, as ``FAnoGAN.scorer()`` is."""
-    keras.utils.set_random_seed(seed)
-    size = int(np.prod(sample_shape))
-    x = keras.Input(sample_shape, name="x")
-    code = keras.layers.Dense(4, activation="tanh")(keras.layers.Flatten()(x))
-    reconstruction = keras.layers.Reshape(sample_shape)(keras.layers.Dense(size, activation="tanh")(code))
-    difference = keras.layers.Subtract()([x, reconstruction])
-    residual = keras.layers.Multiply()([difference, difference])
-    mean_of = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(1.0 / size))
-    score = keras.layers.Reshape(())(mean_of(keras.layers.Flatten()(residual)))
-    return keras.Model(x, {"score": score, "reconstruction": reconstruction, "residual": residual}, name="scorer")
+    return scorer_model(sample_shape, seed=seed)
 
 
 def _keras(model, x):

@@ -4,14 +4,13 @@ errors, and running with TensorFlow and Keras unimportable."""
 
 import json
 import re
-import shutil
 import warnings
 
 import keras
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
-from _helpers import run_python
+from _helpers import copy_with_metadata, run_python
 from PIL import Image
 
 from ganapps import export, images, nets, runtime, tiles
@@ -385,15 +384,7 @@ def test_upscale_file_writes_an_image_of_the_right_size(sr_exports, tmp_path):
 
 def _with_metadata(directory, tmp_path, **entries):
     """A copy of an export folder with ``entries`` set in (None: removed from) its metadata."""
-    copy = shutil.copytree(directory, tmp_path / f"copy{len(list(tmp_path.iterdir()))}")
-    metadata = json.loads((copy / "metadata.json").read_text())
-    for key, value in entries.items():
-        if value is None:
-            metadata.pop(key, None)
-        else:
-            metadata[key] = value
-    (copy / "metadata.json").write_text(json.dumps(metadata))
-    return copy
+    return copy_with_metadata(directory, tmp_path / f"copy{len(list(tmp_path.iterdir()))}", **entries)
 
 
 def test_default_overlap_comes_from_the_metadata(sr_exports, tmp_path):
