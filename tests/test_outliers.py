@@ -1,7 +1,9 @@
-"""The outlier-detection app: each method learns one digit class and ranks the others as outliers, the threshold,
-scikit-learn's signs, vectors of any scale, explanations, bad input, save/load, ONNX export, data loading, figures.
+"""The outlier-detection app: each method learns one digit class and ranks the others as outliers, the threshold
+calibrated on held-out normal data, scikit-learn's signs, vectors of any scale, explanations, bad input,
+save/load, ONNX export, data loading, figures.
 """
 
+import json
 import zipfile
 from types import SimpleNamespace
 
@@ -10,12 +12,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import tensorflow as tf
-from _helpers import run_python
+from _helpers import BLOCK_HEAVY_IMPORTS, run_python
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from apps.outliers import Explanation, GANOutlierDetector, load_data, residual_figure, roc_pr_figure
-from apps.outliers.app import Standardize
+from apps.outliers import plots
+from apps.outliers.app import Standardize, _calibration_split
 from ganapps import runtime
 from ganapps.images import to_uint8
 
@@ -86,13 +89,43 @@ def test_anogan_ranks_a_few_other_digits_lower(digits):
 
 
 # -- threshold and scikit-learn's signs ----------------------------------------------------------------------
-def test_threshold_flags_the_contamination_of_the_training_data(fanogan, digits):
-    flagged = fanogan.predict(digits.normal) == -1
-    assert abs(flagged.mean() - fanogan.contamination) <= 0.02, flagged.mean()
-    assert fanogan.threshold_ == pytest.approx(np.quantile(fanogan.score_samples(digits.normal), 0.1))
+def test_threshold_is_the_contamination_quantile_of_the_held_out_calibration_samples(fanogan, digits):
+    fit_part, calibration = _calibration_split(len(digits.normal), 0.2, 32, 0)
+    assert fanogan.calibration_size_ == len(calibration) == round(0.2 * len(digits.normal))
+    assert len(np.intersect1d(fit_part, calibration)) == 0 and len(fit_part) + len(calibration) == len(digits.normal)
+    calibration_scores = fanogan.score_samples(digits.normal[calibration])
+    assert fanogan.threshold_ == pytest.approx(np.quantile(calibration_scores, 0.1))
     # held out: the other classes are flagged far more often than the normal class
     test_flags = fanogan.predict(digits.Xt) == -1
     assert test_flags[digits.outlier].mean() > test_flags[~digits.outlier].mean() + 0.3
+
+
+def test_calibration_split_is_seeded_and_keeps_two_batches_to_train_on():
+    a, b = _calibration_split(146, 0.2, 32, 5), _calibration_split(146, 0.2, 32, 5)
+    np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
+    assert not np.array_equal(_calibration_split(146, 0.2, 32, 6)[1], a[1])
+    assert [len(part) for part in _calibration_split(146, 0.2, 64, 0)] == [128, 18]  # the defaults on one digit
+    assert [len(part) for part in _calibration_split(129, 0.001, 64, 0)] == [128, 1]  # at least one
+    np.testing.assert_array_equal(_calibration_split(146, 0.0, 64, 0)[0], np.arange(146))
+    with pytest.raises(ValueError, match=r"^X: expected at least 2 \* batch_size \+ 1 = 129 samples: 128 to train "
+                                         r"on and 1 or more held out.*calibration_fraction=0.2.*; got 128 samples"):
+        _calibration_split(128, 0.2, 64, 0)
+
+
+def test_held_out_calibration_flags_about_contamination_of_new_normal_data_and_training_scores_far_more():
+    """A GAN fits its training samples more closely than new ones: a threshold set on their scores flags several
+    times ``contamination`` of new normal data, one set on held-out samples about ``contamination``."""
+    X, y = load_data("digits", split="train")
+    Xt, yt = load_data("digits", split="test")
+    settings = dict(TINY, hidden=(128, 128), latent_dim=32, steps=300, encoder_steps=600)
+    flagged = {}
+    for fraction in (0.2, 0.0):
+        det = GANOutlierDetector(calibration_fraction=fraction, **settings).fit(X[y == NORMAL], verbose=0)
+        predicted = det.predict(Xt) == -1
+        flagged[fraction] = predicted[yt == NORMAL].mean(), predicted[yt != NORMAL].mean()
+    (calibrated, caught), (optimistic, _) = flagged[0.2], flagged[0.0]
+    assert calibrated < 0.3 and caught > 0.7, flagged  # about contamination = 0.1 of new 3s; most other digits
+    assert optimistic > calibrated + 0.15, flagged  # measured at seed 0: 0.03 calibrated, 0.27 optimistic
 
 
 def test_predict_is_the_sign_of_decision_function(fanogan, digits):
@@ -131,8 +164,9 @@ def test_vectors_of_any_scale_are_standardised_and_export_standardises_in_graph(
 
     det = GANOutlierDetector(steps=300, encoder_steps=300, **{**TINY, "latent_dim": 4}).fit(train, verbose=0)
     assert det.input_kind_ == "vectors" and det.sample_shape_ == (7,)
-    np.testing.assert_allclose(det.mean_, train.mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(det.std_[:6], train.std(axis=0)[:6], rtol=1e-5)
+    fit_part = train[_calibration_split(len(train), 0.2, 32, 0)[0]]  # statistics of what the GAN trains on
+    np.testing.assert_allclose(det.mean_, fit_part.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(det.std_[:6], fit_part.std(axis=0)[:6], rtol=1e-5)
     assert det.std_[6] == 1.0
     x = np.concatenate([inliers, outliers])
     is_outlier = np.r_[np.zeros(100, bool), np.ones(100, bool)]
@@ -194,8 +228,11 @@ def test_bad_data_raise_errors_naming_x(fanogan, digits):
         fanogan.score_samples(digits.Xt[:4] * 8.0 + 8.0)  # the 0..16 of the raw digits
     with pytest.raises(ValueError, match="^X: expected a numeric array"):
         fanogan.score_samples(np.array([["a"]]))
-    with pytest.raises(ValueError, match=r"^X: expected at least 2 \* batch_size = 64 samples.*got 40 samples"):
+    with pytest.raises(ValueError, match=r"^X: expected at least 2 \* batch_size \+ 1 = 65 samples.*got 40 samples"):
         GANOutlierDetector(**TINY).fit(digits.normal[:40], verbose=0)
+    with pytest.raises(ValueError, match=r"^X: expected at least 2 \* batch_size = 64 samples to train on \(or a "
+                                         r"smaller batch_size\); got 40 samples"):
+        GANOutlierDetector(calibration_fraction=0, **TINY).fit(digits.normal[:40], verbose=0)
     with pytest.raises(ValueError, match=r"^X: expected vectors \(n_samples, n_features\) or images"):
         GANOutlierDetector(**TINY).fit(np.zeros(200), verbose=0)
     with pytest.raises(ValueError, match="^X: expected finite values"):
@@ -213,7 +250,8 @@ def test_bad_data_raise_errors_naming_x(fanogan, digits):
 
 
 @pytest.mark.parametrize("setting, value", [
-    ("method", "pca"), ("contamination", 0.0), ("contamination", 0.6), ("architecture", "resnet"),
+    ("method", "pca"), ("contamination", 0.0), ("contamination", 0.6), ("calibration_fraction", 0.5),
+    ("calibration_fraction", -0.1), ("calibration_fraction", None), ("architecture", "resnet"),
     ("latent_dim", 0), ("hidden", ()), ("hidden", (32, -1)), ("width", 1.5), ("kappa", -1.0), ("lam", 1.5),
     ("loss", "nope"), ("r1", float("nan")), ("batch_size", 0), ("learning_rate", 0.0),
     ("encoder_learning_rate", "fast"), ("steps", 0), ("encoder_steps", -5), ("anogan_steps", 2.5),
@@ -228,7 +266,7 @@ def test_the_same_seed_gives_the_same_detector(digits):
     runs = []
     for _ in range(2):
         det = GANOutlierDetector(steps=5, encoder_steps=5, **{**TINY, "seed": 3}).fit(digits.normal, verbose=0)
-        runs.append((det.threshold_, det.game.get_weights()))
+        runs.append((det.threshold_, det.game.get_weights()))  # the calibration split is seeded too
     assert runs[0][0] == runs[1][0]
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(a, b)
@@ -239,6 +277,7 @@ def test_save_load_round_trip_keeps_scores_threshold_and_optimizers(fanogan, dig
     path = fanogan.save(tmp_path / "det.keras")
     loaded = GANOutlierDetector.load(path)
     assert loaded.settings == fanogan.settings and loaded.threshold_ == fanogan.threshold_
+    assert loaded.settings["calibration_fraction"] == 0.2 and loaded.calibration_size_ == fanogan.calibration_size_
     assert (loaded.sample_shape_, loaded.input_kind_) == ((8, 8, 1), "images")
     np.testing.assert_array_equal(loaded.score_samples(digits.Xt), fanogan.score_samples(digits.Xt))
     np.testing.assert_array_equal(loaded.predict(digits.Xt), fanogan.predict(digits.Xt))
@@ -247,6 +286,19 @@ def test_save_load_round_trip_keeps_scores_threshold_and_optimizers(fanogan, dig
     for a, b in zip(loaded.game.get_weights(), fanogan.game.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert loaded.history_ == fanogan.history_
+
+    # a file from before calibration: its threshold came from the training samples, and it says so once loaded
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    record = json.loads(members["outliers/settings.json"])
+    del record["settings"]["calibration_fraction"], record["calibration_size"]
+    members["outliers/settings.json"] = json.dumps(record).encode()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    old = GANOutlierDetector.load(tmp_path / "old.keras")
+    assert (old.settings["calibration_fraction"], old.calibration_size_, old.threshold_) == \
+        (0.0, 0, fanogan.threshold_)
 
     fanogan.game.save(tmp_path / "bare.keras")  # a game without the detector's settings
     with pytest.raises(ValueError, match="^path: expected a file written by GANOutlierDetector.save"):
@@ -284,6 +336,7 @@ def test_export_scores_with_onnxruntime_as_score_samples(fanogan, digits, tmp_pa
     assert (tmp_path / "export" / "model.onnx").is_file() and (tmp_path / "export" / "saved_model").is_dir()
     assert metadata["task"] == "outlier_scoring" and metadata["method"] == "fanogan"
     assert metadata["threshold"] == pytest.approx(-fanogan.threshold_)  # the anomaly-score scale
+    assert (metadata["calibration_fraction"], metadata["calibration_size"]) == (0.2, fanogan.calibration_size_)
     assert (metadata["input_kind"], metadata["sample_shape"], metadata["value_range"]) == \
         ("images", [8, 8, 1], [-1.0, 1.0])
     assert {o["name"] for o in metadata["outputs"]} == {"score", "reconstruction", "residual"}
@@ -349,13 +402,17 @@ def test_figures_are_written_as_png(fanogan, digits, tmp_path):
     top = np.argsort(anomaly)[-6:]
     explanation = fanogan.explain(digits.Xt[top])
     heat = residual_figure(digits.Xt[top], explanation.reconstructions, explanation.residual_maps,
-                           tmp_path / "top.png", scores=explanation.scores)
-    for path in (roc, heat):
+                           tmp_path / "top.png", scores=explanation.scores, names=[str(i) for i in top],
+                           threshold=-fanogan.threshold_)
+    rgba = np.concatenate([digits.Xt[:3]] * 3 + [np.ones_like(digits.Xt[:3])], axis=-1)  # drawn over white
+    gray = residual_figure(rgba[..., 0], rgba[..., 1], rgba[..., 2] ** 2, tmp_path / "gray.png")  # (n, H, W)
+    for path in (roc, heat, gray, residual_figure(rgba, rgba, rgba ** 2, tmp_path / "rgba.png")):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         with Image.open(path) as image:
             assert min(image.size) > 100
     vectors = np.random.default_rng(0).normal(size=(3, 5))
     assert residual_figure(vectors, vectors * 0.9, (vectors * 0.1) ** 2, tmp_path / "v.png").is_file()
+    assert not list(tmp_path.glob(".*"))  # written atomically: no temporary file left
     with pytest.raises(ValueError, match="^path: expected a file name ending in one of"):
         roc_pr_figure(anomaly, digits.outlier, tmp_path / "roc.txt")
     with pytest.raises(ValueError, match="^is_outlier: expected one flag per sample"):
@@ -364,12 +421,32 @@ def test_figures_are_written_as_png(fanogan, digits, tmp_path):
         roc_pr_figure(anomaly, np.zeros(len(anomaly), bool), tmp_path / "roc.png")
     with pytest.raises(ValueError, match="^reconstructions: expected the shape of images"):
         residual_figure(digits.Xt[:2], digits.Xt[:3], digits.Xt[:2], tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"^names: expected None or one name per sample \(2\)"):
+        residual_figure(digits.Xt[:2], digits.Xt[:2], digits.Xt[:2], tmp_path / "x.png", names=["a"])
+    with pytest.raises(ValueError, match="^threshold: expected None, or a finite anomaly score given with scores"):
+        residual_figure(digits.Xt[:2], digits.Xt[:2], digits.Xt[:2], tmp_path / "x.png", threshold=0.5)
+    assert not (tmp_path / "x.png").exists()
 
 
-def test_importing_the_app_package_does_not_start_tensorflow():
-    proc = run_python("import sys, apps.outliers; assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
-                      "assert 'keras' not in sys.modules, 'keras imported'; print('ok')")
+def test_importing_the_app_package_and_drawing_figures_does_not_start_tensorflow(tmp_path):
+    """The figures live in apps.outliers.plots (NumPy, matplotlib, scikit-learn), so the ONNX-only CLI draws them;
+    app.py and the package hand out the very same functions."""
+    proc = run_python(BLOCK_HEAVY_IMPORTS + f"""
+import numpy as np, apps.outliers
+from apps.outliers import residual_figure, roc_pr_figure
+x = np.zeros((2, 8, 8, 1), np.float32)
+residual_figure(x, x, x, {str(tmp_path / "r.png")!r}, scores=[1.0, 2.0], names=["a", "b"], threshold=1.5)
+roc_pr_figure([0.1, 0.9, 0.4], [0, 1, 0], {str(tmp_path / "roc.png")!r})
+assert 'tensorflow' not in sys.modules, 'tensorflow imported'
+assert 'keras' not in sys.modules, 'keras imported'
+print('ok')
+""")
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+    assert (tmp_path / "r.png").is_file() and (tmp_path / "roc.png").is_file()
+    from apps.outliers import app
+
+    assert residual_figure is plots.residual_figure is app.residual_figure
+    assert roc_pr_figure is plots.roc_pr_figure is app.roc_pr_figure
 
 
 def test_auto_architecture_takes_conv_nets_for_large_images_and_they_train(digits):

@@ -4,7 +4,8 @@
     X, y = load_data("digits", split="train")                       # (n, 8, 8, 1) in [-1, 1], labels
     det = GANOutlierDetector(method="fanogan", contamination=0.05).fit(X[y == 3])
     det.score_samples(X)          # scikit-learn's sign: lower = more abnormal
-    det.predict(X)                # +1 inlier / -1 outlier, by the contamination quantile of the training scores
+    det.predict(X)                # +1 inlier / -1 outlier: the threshold flags `contamination` of normal data
+                                  # (set on normal samples held out of training: calibration_fraction=0.2)
     det.explain(X[:8])            # reconstructions and residual maps: where each sample is abnormal
     det.save("det.keras"); GANOutlierDetector.load("det.keras")
     det.export("saved_models/outliers_digits")   # one ONNX graph for ganapps.runtime.OutlierScorer
@@ -14,21 +15,22 @@ sample to its latent, so scoring is one forward pass), ``"anogan"`` (the latent 
 sample) and ``"discriminator"`` (the critic's realness, a baseline).
 
 The names below are imported on first use (PEP 562), so that importing the package, as the command line does,
-does not start TensorFlow.
+does not start TensorFlow; the figures (:mod:`apps.outliers.plots`) never need it.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["GANOutlierDetector", "Explanation", "load_data", "roc_pr_figure", "residual_figure"]
+_HOMES = {"GANOutlierDetector": "app", "Explanation": "app", "load_data": "app", "roc_pr_figure": "plots",
+          "residual_figure": "plots"}
+__all__ = list(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from apps.outliers import app
-
-        return getattr(app, name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"apps.outliers.{_HOMES[name]}"), name)
     raise AttributeError(f"module 'apps.outliers' has no attribute {name!r}")
 
 

@@ -12,8 +12,14 @@ that sample's anomaly score. The methods differ in how the sample's latent is fo
 
 The detector follows scikit-learn's conventions for outlier detectors (IsolationForest, LocalOutlierFactor):
 ``score_samples`` is LOWER for MORE ABNORMAL samples (it is minus the anomaly score), ``threshold_`` is the
-``contamination`` quantile of the training samples' ``score_samples``, ``decision_function`` is negative for
-outliers, ``predict`` gives +1 (inlier) or -1 (outlier).
+``contamination`` quantile of normal samples' ``score_samples``, ``decision_function`` is negative for outliers,
+``predict`` gives +1 (inlier) or -1 (outlier).
+
+The threshold is calibrated on normal data the GAN never saw: ``fit`` holds out ``calibration_fraction`` of it (a
+seeded random split) and takes the quantile of those samples' scores. A GAN fits its few training samples much
+more closely than new ones, so the training samples' own quantile (``calibration_fraction=0``, the optimistic
+choice) flags far more than ``contamination`` of new normal data: fitted on the digit 3 with the defaults, it flags
+89% of the held-out 3s where ``contamination`` asks for 5%; the calibrated threshold flags 5%.
 
 Data are images, (n, H, W, C) or (n, H, W), uint8 0..255 or float in [-1, 1], or vectors (n, d) of any scale,
 standardised per feature with the training mean and standard deviation (stored with the detector, and applied
@@ -38,11 +44,12 @@ import numpy as np
 import tensorflow as tf
 from sklearn.exceptions import NotFittedError
 
+from apps.outliers.plots import _labels_and_scores, residual_figure, roc_pr_figure  # noqa: F401  (re-exported)
 from ganapps import _checks, losses, nets
 from ganapps import data as gdata
 from ganapps import export as gexport
 from ganapps.games.fanogan import FAnoGAN
-from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, read_image, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, read_image
 
 METHODS = ("fanogan", "anogan", "discriminator")
 ARCHITECTURES = ("auto", "mlp", "dcgan")
@@ -51,7 +58,6 @@ MLP_MAX_VALUES = 1024
 conv nets above: at 8x8 the MLP was as good and faster, in the prototype that fixed the defaults."""
 SETTINGS_ENTRY = "outliers/settings.json"
 SETTINGS_VERSION = 1
-FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 DATA_SUFFIXES = (".npy", ".csv")
 _RANGE_TOLERANCE = 1e-6
 
@@ -97,9 +103,13 @@ def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
         raise _checks.fail("method", f"one of {METHODS}", repr(s["method"]))
     c = s["contamination"]
     if not _is_number(c) or not 0.0 < c <= 0.5:
-        raise _checks.fail("contamination", "the expected fraction of outliers in the training data, in (0, 0.5]",
-                           repr(c))
+        raise _checks.fail("contamination", "the share of normal data the threshold flags, in (0, 0.5]", repr(c))
     s["contamination"] = float(c)
+    f = s["calibration_fraction"]
+    if not _is_number(f) or not 0.0 <= f < 0.5:
+        raise _checks.fail("calibration_fraction", "the share of the normal data held out of training to set the "
+                           "threshold on, in [0, 0.5) (0: the training samples' own scores, optimistic)", repr(f))
+    s["calibration_fraction"] = float(f)
     if s["architecture"] not in ARCHITECTURES:
         raise _checks.fail("architecture", f"one of {ARCHITECTURES}", repr(s["architecture"]))
     for key in ("latent_dim", "width", "batch_size", "steps", "encoder_steps", "anogan_steps", "anogan_restarts"):
@@ -128,6 +138,29 @@ def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
             and not isinstance(s["jit_compile"], bool):
         raise _checks.fail("jit_compile", "True, False or 'auto'", repr(s["jit_compile"]))
     return s
+
+
+def _calibration_split(n: int, fraction: float, batch_size: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(training indices, calibration indices) of ``n`` normal samples, a seeded random split.
+
+    The calibration set is ``fraction`` of them, at least one, but never so many that fewer than
+    ``2 * batch_size`` samples are left to train on (a small data set gets a smaller calibration set rather than
+    a refusal: 146 digits of one class and the default batch of 64 leave 18 to calibrate on). ``fraction`` 0: no
+    calibration set; the threshold then comes from the training samples.
+    """
+    train_floor = 2 * batch_size
+    needed = train_floor + (1 if fraction > 0 else 0)
+    if n < needed:
+        expected = (f"at least 2 * batch_size + 1 = {needed} samples: {train_floor} to train on and 1 or more held "
+                    f"out to set the threshold on (calibration_fraction={fraction:g}; or a smaller batch_size)"
+                    if fraction > 0 else
+                    f"at least 2 * batch_size = {train_floor} samples to train on (or a smaller batch_size)")
+        raise _checks.fail("X", expected, f"{n} samples")
+    if fraction == 0:
+        return np.arange(n), np.arange(0)
+    size = min(max(1, int(round(fraction * n))), n - train_floor)
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[size:]), np.sort(order[:size])
 
 
 def _fmt(shape: Sequence[int]) -> str:
@@ -377,128 +410,6 @@ def load_data(source: str | os.PathLike, split: str = "train", normal_class: int
     return X, labels
 
 
-# -- figures -------------------------------------------------------------------------------------------------
-def _figure_path(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise _checks.fail("path", f"a file name ending in one of {FIGURE_SUFFIXES}", repr(str(path)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _save_figure(figure: Any, path: Path) -> Path:
-    fmt = path.suffix.lower().lstrip(".").replace("jpg", "jpeg")
-    return _checks.write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, format=fmt))
-
-
-def _labels_and_scores(scores: Any, is_outlier: Any) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    y = np.asarray(is_outlier)
-    if y.ndim != 1 or len(y) != len(s):
-        raise _checks.fail("is_outlier", f"one flag per sample ({len(s)})", f"shape {y.shape}")
-    if not (y.dtype == bool or (np.issubdtype(y.dtype, np.number) and np.isin(y, (0, 1)).all())):
-        raise _checks.fail("is_outlier", "booleans or 0/1 flags (1 = outlier)", _checks.short(y))
-    y = y.astype(bool)
-    if y.all() or not y.any():
-        raise _checks.fail("is_outlier", "both outliers and inliers (AUROC needs both)",
-                           f"{int(y.sum())} outliers among {len(y)}")
-    if not np.isfinite(s).all():
-        raise _checks.fail("scores", "finite values", f"{int((~np.isfinite(s)).sum())} NaN/Inf")
-    return s, y
-
-
-def roc_pr_figure(scores: Any, is_outlier: Any, path: str | os.PathLike) -> Path:
-    """ROC and precision-recall curves side by side, AUROC and AUPRC in the titles, written atomically.
-
-    ``scores`` are anomaly scores (HIGHER = MORE ABNORMAL: ``-score_samples``, or an exported scorer's
-    ``"score"``); ``is_outlier`` flags the true outliers.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
-
-    s, y = _labels_and_scores(scores, is_outlier)
-    path = _figure_path(path)
-    fpr, tpr, _ = roc_curve(y, s)
-    precision, recall, _ = precision_recall_curve(y, s)
-    figure = Figure(figsize=(10, 4.4), layout="constrained")
-    FigureCanvasAgg(figure)
-    roc_ax, pr_ax = figure.subplots(1, 2)
-    roc_ax.plot(fpr, tpr, lw=2)
-    roc_ax.plot([0, 1], [0, 1], ls="--", color="gray", lw=1)
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01),
-               title=f"ROC: AUROC {roc_auc_score(y, s):.3f}")
-    pr_ax.step(recall, precision, where="post", lw=2)
-    pr_ax.axhline(y.mean(), ls="--", color="gray", lw=1)
-    pr_ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01),
-              title=f"precision-recall: AUPRC {average_precision_score(y, s):.3f}")
-    figure.suptitle(f"{int(y.sum())} outliers among {len(y)} samples")
-    return _save_figure(figure, path)
-
-
-def _panel(sample: np.ndarray) -> np.ndarray:
-    """One sample as something imshow draws: an image as HxW (gray) or HxWx3 uint8, a vector as a 1xd strip."""
-    if sample.ndim == 1:
-        return sample[None]
-    if sample.ndim == 2:
-        sample = sample[..., None]
-    if sample.shape[-1] not in (1, 3):
-        sample = convert_channels(sample.astype(np.float32), 3, "images")
-    pixels = to_uint8(np.clip(sample, -1.0, 1.0))
-    return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
-
-
-def residual_figure(images: Any, reconstructions: Any, residual_maps: Any, path: str | os.PathLike,
-                    scores: Any = None) -> Path:
-    """A grid with a column per sample and three rows: the input, its reconstruction and the residual heat-map
-    (one colour scale for all, so that columns compare), written atomically.
-
-    ``images``/``reconstructions`` are images in [-1, 1] (NHWC or NHW) or vectors (n, d), drawn as strips;
-    ``residual_maps`` as :class:`Explanation` gives them; ``scores`` (anomaly scores) title the columns.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    x, r, m = (np.asarray(v, dtype=np.float32) for v in (images, reconstructions, residual_maps))
-    if x.ndim not in (2, 3, 4) or len(x) == 0:
-        raise _checks.fail("images", "a non-empty batch of images (n, H, W[, C]) or vectors (n, d)",
-                           f"shape {x.shape}")
-    for argument, value in (("reconstructions", r), ("residual_maps", m)):
-        if value.shape != x.shape:
-            raise _checks.fail(argument, f"the shape of images {x.shape}", f"{value.shape}")
-    n = len(x)
-    if scores is not None:
-        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if len(scores) != n:
-            raise _checks.fail("scores", f"None or one score per image ({n})", f"{len(scores)} scores")
-    path = _figure_path(path)
-    heat = m.mean(axis=-1) if x.ndim == 4 else m
-    vmax = float(heat.max()) or 1.0
-    vectors = x.ndim == 2
-    figure = Figure(figsize=(1.3 * n + 1.2, 4.2 if not vectors else 2.6), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = np.asarray(figure.subplots(3, n, squeeze=False))
-    low, high = (float(min(x.min(), r.min())), float(max(x.max(), r.max()))) if vectors else (0, 255)
-    for j in range(n):
-        for row, (label, value) in enumerate((("input", x[j]), ("reconstruction", r[j]))):
-            panel = value[None] if vectors else _panel(value)
-            cmap = "viridis" if vectors else ("gray" if panel.ndim == 2 else None)
-            axes[row, j].imshow(panel, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
-        image = axes[2, j].imshow(heat[j][None] if vectors else heat[j], cmap="inferno", vmin=0.0, vmax=vmax,
-                                  interpolation="nearest", aspect="auto")
-        if scores is not None:
-            axes[0, j].set_title(f"{scores[j]:.3g}", fontsize=9)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for row, label in enumerate(("input", "reconstruction", "residual")):
-        axes[row, 0].set_ylabel(label, fontsize=9)
-    figure.colorbar(image, ax=axes[2, :].tolist(), shrink=0.8, label="squared residual")
-    if scores is not None:
-        figure.suptitle("anomaly score (higher = more abnormal)", fontsize=10)
-    return _save_figure(figure, path)
-
-
 # -- the detector --------------------------------------------------------------------------------------------
 def _parity_tolerance(model: keras.Model, shape: tuple[int, ...], relative: float = 1e-5) -> float:
     """The export's parity tolerance for ``model``: 1e-4 absolute, or ``relative`` times the largest output
@@ -564,8 +475,13 @@ class GANOutlierDetector:
     Args:
         method: ``"fanogan"`` (encoder, one forward pass, exportable), ``"anogan"`` (per-sample latent search,
             slow) or ``"discriminator"`` (the critic's logit; a baseline with no reconstruction).
-        contamination: the expected fraction of outliers in the training data, in (0, 0.5]: ``threshold_`` is
-            that quantile of the training ``score_samples``, so about this fraction of them is flagged.
+        contamination: the share of normal data to flag, in (0, 0.5]: ``threshold_`` is that quantile of the
+            calibration samples' ``score_samples``, so about this share of new normal data is flagged.
+        calibration_fraction: the share of the normal data ``fit`` holds out of training to set ``threshold_``
+            on, in [0, 0.5): samples the GAN never saw score as new normal data do. At least one sample, and at
+            most what leaves ``2 * batch_size`` to train on (``calibration_size_`` says how many it was). 0 sets
+            the threshold on the training samples themselves, which the GAN fits more closely than new ones: an
+            optimistic threshold that flags more than ``contamination`` of new normal data.
         latent_dim: size of the GAN's latent vector.
         architecture: ``"mlp"`` (vectors, small images), ``"dcgan"`` (images with power-of-two height and width
             of at least 4) or ``"auto"``: MLP for vectors and images of at most 1024 values per sample, else DCGAN.
@@ -575,7 +491,7 @@ class GANOutlierDetector:
         lam: AnoGAN's weight of the discriminator-feature loss (0.1 in the paper).
         loss: the adversarial loss, by its name in :mod:`ganapps.losses`.
         r1: the R1 penalty on the discriminator's gradient at real samples.
-        batch_size: samples per training step; fitting needs at least twice as many samples.
+        batch_size: samples per training step; fitting needs at least twice as many samples to train on.
         learning_rate: Adam's rate (beta_1 0.5) for the generator and the discriminator.
         encoder_learning_rate: Adam's rate for the encoder (fanogan).
         steps: GAN training steps.
@@ -586,20 +502,22 @@ class GANOutlierDetector:
         jit_compile: XLA compilation of the training steps (True, False or "auto").
     """
 
-    def __init__(self, method: str = "fanogan", contamination: float = 0.05, latent_dim: int = 32,
-                 architecture: str = "auto", hidden: Sequence[int] = (256, 256), width: int = 64,
-                 kappa: float = 1.0, lam: float = 0.1, loss: str = "non_saturating", r1: float = 1.0,
-                 batch_size: int = 64, learning_rate: float = 2e-4, encoder_learning_rate: float = 1e-3,
-                 steps: int = 3000, encoder_steps: int = 2000, anogan_steps: int = 200, anogan_restarts: int = 2,
-                 seed: int | None = 0, jit_compile: bool | str = True):
+    def __init__(self, method: str = "fanogan", contamination: float = 0.05, calibration_fraction: float = 0.2,
+                 latent_dim: int = 32, architecture: str = "auto", hidden: Sequence[int] = (256, 256),
+                 width: int = 64, kappa: float = 1.0, lam: float = 0.1, loss: str = "non_saturating",
+                 r1: float = 1.0, batch_size: int = 64, learning_rate: float = 2e-4,
+                 encoder_learning_rate: float = 1e-3, steps: int = 3000, encoder_steps: int = 2000,
+                 anogan_steps: int = 200, anogan_restarts: int = 2, seed: int | None = 0,
+                 jit_compile: bool | str = True):
         self._settings = _check_settings(dict(
-            method=method, contamination=contamination, latent_dim=latent_dim, architecture=architecture,
-            hidden=hidden, width=width, kappa=kappa, lam=lam, loss=loss, r1=r1, batch_size=batch_size,
-            learning_rate=learning_rate, encoder_learning_rate=encoder_learning_rate, steps=steps,
-            encoder_steps=encoder_steps, anogan_steps=anogan_steps, anogan_restarts=anogan_restarts, seed=seed,
-            jit_compile=jit_compile))
+            method=method, contamination=contamination, calibration_fraction=calibration_fraction,
+            latent_dim=latent_dim, architecture=architecture, hidden=hidden, width=width, kappa=kappa, lam=lam,
+            loss=loss, r1=r1, batch_size=batch_size, learning_rate=learning_rate,
+            encoder_learning_rate=encoder_learning_rate, steps=steps, encoder_steps=encoder_steps,
+            anogan_steps=anogan_steps, anogan_restarts=anogan_restarts, seed=seed, jit_compile=jit_compile))
         self.game: FAnoGAN | None = None
         self.threshold_: float | None = None
+        self.calibration_size_: int | None = None
         self.sample_shape_: tuple[int, ...] | None = None
         self.input_kind_: str | None = None
         self.mean_: np.ndarray | None = None
@@ -619,7 +537,7 @@ class GANOutlierDetector:
 
     @property
     def contamination(self) -> float:
-        """The fraction of the training data that ``threshold_`` flags."""
+        """The share of normal data that ``threshold_`` flags (of the calibration samples, held out of training)."""
         return self._settings["contamination"]
 
     @property
@@ -713,7 +631,8 @@ class GANOutlierDetector:
 
     def fit(self, X: Any, steps: int | None = None, encoder_steps: int | None = None, verbose: int | str = 1,
             y: Any = None) -> GANOutlierDetector:
-        """Learn the normal data ``X`` from scratch: the GAN, then (fanogan) the encoder; then ``threshold_``.
+        """Learn the normal data ``X`` from scratch: the GAN, then (fanogan) the encoder, on all of ``X`` but the
+        ``calibration_fraction`` held out; then ``threshold_``, from the held-out samples' scores.
 
         Args:
             X: normal samples: an array of vectors (n, d) (any scale; standardised per feature with the training
@@ -735,25 +654,25 @@ class GANOutlierDetector:
         encoder_steps = s["encoder_steps"] if encoder_steps is None else _checks.positive_int(encoder_steps,
                                                                                               "encoder_steps")
         kind, x, _ = _convert(_collect(X, "X"), "X")
-        if len(x) < 2 * s["batch_size"]:
-            raise _checks.fail("X", f"at least 2 * batch_size = {2 * s['batch_size']} samples to fit on (or a "
-                               "smaller batch_size)", f"{len(x)} samples")
+        fit_part, calibration = _calibration_split(len(x), s["calibration_fraction"], s["batch_size"], s["seed"])
+        x, x_calibration = x[fit_part], x[calibration]
         shape = tuple(int(v) for v in x.shape[1:])
         mean = std = None
-        if kind == "vectors":
+        if kind == "vectors":  # the training part's statistics: the calibration samples stand for new data
             mean = x.mean(axis=0)
             std = x.std(axis=0)
             std[~(std > 0)] = 1.0
             mean, std = mean.astype(np.float32), std.astype(np.float32)
         game = self._new_game(shape, kind)  # checks the architecture before anything is changed
-        self.game, self.threshold_ = game, None
+        self.game, self.threshold_, self.calibration_size_ = game, None, len(calibration)
         self.sample_shape_, self.input_kind_, self.mean_, self.std_ = shape, kind, mean, std
         self.history_ = {"gan": {}, "encoder": {}}
         x = self._standardize(x)
         self._run_phase("gan", x, steps, verbose)
         if s["method"] == "fanogan":
             self._run_phase("encoder", x, encoder_steps, verbose)
-        self.threshold_ = float(np.quantile(self._score(x), s["contamination"]))
+        reference = self._standardize(x_calibration) if len(x_calibration) else x
+        self.threshold_ = float(np.quantile(self._score(reference), s["contamination"]))
         return self
 
     def fit_predict(self, X: Any, y: Any = None, **fit_kwargs: Any) -> np.ndarray:
@@ -821,6 +740,7 @@ class GANOutlierDetector:
         s = dict(self._settings)
         s["hidden"] = list(s["hidden"])
         return {"version": SETTINGS_VERSION, "settings": s, "threshold": self.threshold_,
+                "calibration_size": self.calibration_size_,
                 "sample_shape": list(self.sample_shape_), "input_kind": self.input_kind_,
                 "mean": None if self.mean_ is None else [float(v) for v in self.mean_],
                 "std": None if self.std_ is None else [float(v) for v in self.std_],
@@ -861,18 +781,21 @@ class GANOutlierDetector:
         if not isinstance(record, dict) or record.get("version") != SETTINGS_VERSION:
             raise _checks.fail("path", f"detector settings of version {SETTINGS_VERSION}",
                                f"version {record.get('version') if isinstance(record, dict) else None!r}")
-        defaults = cls().settings
-        settings = _check_settings({**defaults, **record["settings"]})
+        # files older than the calibration set had their threshold set on the training samples
+        settings = _check_settings({**cls().settings, "calibration_fraction": 0.0, **record["settings"]})
+        calibration_size = record.get("calibration_size", 0)
         kind, shape = record.get("input_kind"), tuple(int(v) for v in record.get("sample_shape") or ())
         threshold = record.get("threshold")
         d_shape = game.discriminator.input_shape
         d_shape = tuple((d_shape[0] if isinstance(d_shape, list) else d_shape)[1:])
-        if kind not in ("images", "vectors") or shape != d_shape or not _is_number(threshold):
+        if kind not in ("images", "vectors") or shape != d_shape or not _is_number(threshold) \
+                or not (_is_int(calibration_size) and calibration_size >= 0):
             raise _checks.fail("path", "a saved detector whose settings match its game",
-                               f"input kind {kind!r}, sample shape {shape} and threshold {threshold!r} for a game "
-                               f"taking {d_shape}")
+                               f"input kind {kind!r}, sample shape {shape}, threshold {threshold!r} and calibration "
+                               f"size {calibration_size!r} for a game taking {d_shape}")
         det = cls(**settings)
         det.game, det.threshold_, det.sample_shape_, det.input_kind_ = game, float(threshold), shape, kind
+        det.calibration_size_ = int(calibration_size)
         if kind == "vectors":
             det.mean_ = np.asarray(record["mean"], dtype=np.float32)
             det.std_ = np.asarray(record["std"], dtype=np.float32)
@@ -918,6 +841,8 @@ class GANOutlierDetector:
             "input_kind": self.input_kind_,
             "sample_shape": list(self.sample_shape_),
             "contamination": s["contamination"],
+            "calibration_fraction": s["calibration_fraction"],
+            "calibration_size": self.calibration_size_,
             "kappa": s["kappa"],
             "score_sign": "higher score = more abnormal; score_samples = -score",
             "input": ("images NHWC float32 in [-1, 1] (uint8 x: x / 127.5 - 1)" if images else

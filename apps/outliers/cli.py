@@ -6,9 +6,9 @@
     ganapps outliers evaluate --model saved_models/outliers_digits_3 --data digits --normal-class 3
 
 Importing this module imports neither TensorFlow nor Keras. ``score`` runs the exported f-AnoGAN scorer through
-:class:`ganapps.runtime.OutlierScorer` (ONNX Runtime, NumPy, Pillow, matplotlib) and draws its heat-maps here, so
-it never imports them; ``fit`` and ``evaluate`` (which loads data and draws with :mod:`apps.outliers.app`) import
-TensorFlow once their arguments are parsed.
+:class:`ganapps.runtime.OutlierScorer` (ONNX Runtime, NumPy, Pillow) and draws its heat-maps with
+:mod:`apps.outliers.plots` (matplotlib), so it never imports them; ``fit`` and ``evaluate`` (which load data with
+:mod:`apps.outliers.app`) import TensorFlow once their arguments are parsed.
 """
 
 from __future__ import annotations
@@ -17,57 +17,33 @@ import argparse
 import csv
 import io
 import json
-import math
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganapps.cli import _non_negative_float, _number, _positive_int, _probability
+from ganapps._argtypes import finite_float as _finite_float
+from ganapps._argtypes import narrowed, positive_ints
+from ganapps._argtypes import non_negative_float as _non_negative_float
+from ganapps._argtypes import non_negative_int as _non_negative_int
+from ganapps._argtypes import positive_float as _positive_float
+from ganapps._argtypes import positive_int as _positive_int
+from ganapps._argtypes import probability as _probability
 
 DETECTOR_FILE = "detector.keras"
 ROC_FILE = "roc_pr.png"
 TOP_FILE = "top_outliers.png"
 EVALUATION_FILE = "evaluation.json"
 FIGURE_EXTENSIONS = (".png", ".pdf", ".svg")
-_non_negative_int = _number(int, 0, "a non-negative integer")
 
 if TYPE_CHECKING:  # NumPy is imported where it is used, so that ``ganapps --help`` stays instant
     import numpy as np
 
 
 # -- argument types ------------------------------------------------------------------------------------------
-def _contamination(text: str) -> float:
-    value = _non_negative_float(text)
-    if not 0 < value <= 0.5:
-        raise argparse.ArgumentTypeError(f"expected a share in (0, 0.5], such as 0.05; got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number; got {text!r}")
-    return value
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    """Layer widths written ``256,256``: one positive integer per hidden layer."""
-    parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive layer widths such as 256,256; "
-                                         f"got {text!r}")
-    return tuple(int(part) for part in parts)
+_contamination = narrowed(_non_negative_float, "a share in (0, 0.5], such as 0.05",
+                          reject=lambda value: not 0 < value <= 0.5)
+_hidden = positive_ints("comma-separated positive layer widths such as 256,256")  # one width per hidden layer
 
 
 def _figure_file(text: str) -> str:
@@ -89,8 +65,9 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
     sub.required = True
 
     fit = sub.add_parser("fit", help="fit a detector on normal data, export it, evaluate it",
-                         description="Train a GAN (then, for f-AnoGAN, an encoder) on normal data and set the "
-                                     "outlier threshold at the --contamination quantile of the training scores. "
+                         description="Train a GAN (then, for f-AnoGAN, an encoder) on normal data, less the "
+                                     "--calibration-fraction held out, and set the outlier threshold at the "
+                                     "--contamination quantile of the held-out samples' scores. "
                                      "Writes OUT/detector.keras and, for fanogan, the scorer export "
                                      "(OUT/model.onnx, OUT/saved_model/, OUT/metadata.json). On labelled data "
                                      "('digits' with --normal-class) it also scores the held-out test split "
@@ -109,7 +86,13 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
                           "ONNX); anogan: the latent is searched per sample by gradient descent (slow, no export); "
                           "discriminator: the critic's output (default: %(default)s)")
     fit.add_argument("--contamination", type=_contamination, default=0.05,
-                     help="share of the training data the threshold flags, in (0, 0.5] (default: %(default)s)")
+                     help="share of normal data the threshold flags, in (0, 0.5] (default: %(default)s)")
+    fit.add_argument("--calibration-fraction", default=0.2, metavar="SHARE",
+                     type=narrowed(_non_negative_float, "a share in [0, 0.5), such as 0.2",
+                                   reject=lambda value: value >= 0.5),
+                     help="share of the normal data held out of training to set the threshold on, in [0, 0.5); "
+                          "0 sets it on the training data, which the GAN fits more closely than new data, so it "
+                          "then flags more than --contamination of new normal data (default: %(default)s)")
     fit.add_argument("--steps", type=_positive_int, default=3000, help="GAN training steps (default: %(default)s)")
     fit.add_argument("--encoder-steps", type=_positive_int, default=2000,
                      help="encoder training steps, fanogan only (default: %(default)s)")
@@ -159,8 +142,7 @@ def add_parser(commands: Any, epilog: str = "") -> argparse.ArgumentParser:
     score.add_argument("--out", default="scores.csv", help="CSV file to write (default: %(default)s)")
     score.add_argument("--threshold", type=_finite_float, default=None,
                        help="flag samples whose score exceeds this instead of the export's threshold (the "
-                            "--contamination quantile of the training scores), e.g. one 'evaluate' suggests from "
-                            "held-out normal data")
+                            "--contamination quantile of the scores of normal data held out when fitting)")
     score.add_argument("--heatmaps", type=_figure_file, default=None, metavar="FILE.png",
                        help="also draw the --top highest-scoring samples: input, reconstruction and residual "
                             "heat-map (default: no figure)")
@@ -256,45 +238,36 @@ def _write_json(path: Path, content: dict[str, Any]) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2) + "\n"))
 
 
-def _metrics(anomaly: np.ndarray, is_outlier: np.ndarray, threshold: float, contamination: float | None
-             ) -> dict[str, Any]:
-    """AUROC/AUPRC (outliers are the positives, ranked by anomaly score), the share the threshold flags of each
-    kind, and the threshold that would flag ``contamination`` of these normal samples; needs both kinds."""
-    import numpy as np
+def _metrics(anomaly: np.ndarray, is_outlier: np.ndarray, threshold: float) -> dict[str, Any]:
+    """AUROC/AUPRC (outliers are the positives, ranked by anomaly score) and the share the threshold flags of
+    each kind; needs both kinds."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     flagged = anomaly > threshold
-    result = {"auroc": float(roc_auc_score(is_outlier, anomaly)),
-              "auprc": float(average_precision_score(is_outlier, anomaly)),
-              "n": int(len(anomaly)), "outliers": int(is_outlier.sum()), "threshold": float(threshold),
-              "flagged_normal": float(flagged[~is_outlier].mean()),
-              "flagged_outliers": float(flagged[is_outlier].mean())}
-    if contamination is not None:
-        result["held_out_threshold"] = float(np.quantile(anomaly[~is_outlier], 1.0 - contamination))
-    return result
+    return {"auroc": float(roc_auc_score(is_outlier, anomaly)),
+            "auprc": float(average_precision_score(is_outlier, anomaly)),
+            "n": int(len(anomaly)), "outliers": int(is_outlier.sum()), "threshold": float(threshold),
+            "flagged_normal": float(flagged[~is_outlier].mean()),
+            "flagged_outliers": float(flagged[is_outlier].mean())}
 
 
 def _report_metrics(result: dict[str, Any], what: str, normal_class: int, contamination: float | None) -> None:
-    """Print the metrics, and say so when the threshold flags far more normal samples than it did training ones:
-    the detector then fits its training samples better than new ones, and its threshold is too tight."""
+    """Print the metrics, with the share of normal samples the threshold was set to flag beside the share it
+    does flag here."""
     normal = result["n"] - result["outliers"]
     print(f"{what}: class {normal_class} normal ({normal} samples) vs the other classes ({result['outliers']} "
           f"outliers): AUROC {result['auroc']:.3f}, AUPRC {result['auprc']:.3f}")
-    print(f"  the threshold flags {result['flagged_normal']:.1%} of the normal samples and "
+    aim = "" if contamination is None else f" (set to flag {contamination:.1%} of normal data)"
+    print(f"  the threshold{aim} flags {result['flagged_normal']:.1%} of the normal samples and "
           f"{result['flagged_outliers']:.1%} of the outliers")
-    if contamination is not None and result["flagged_normal"] > 2 * contamination + 0.05:
-        print(f"  warning: that is far more normal samples than the {contamination:.1%} of the training data the "
-              f"threshold was set to flag: the detector fits its training samples more closely than new ones "
-              f"(fewer --steps/--encoder-steps or more training data help). A threshold of "
-              f"{result['held_out_threshold']:.6g} flags {contamination:.1%} of these normal samples: pass it to "
-              f"'ganapps outliers score --threshold'")
 
 
 # -- fit -----------------------------------------------------------------------------------------------------
 def _fit(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from apps.outliers.app import GANOutlierDetector, load_data, residual_figure, roc_pr_figure
+    from apps.outliers.app import GANOutlierDetector, load_data
+    from apps.outliers.plots import residual_figure, roc_pr_figure
 
     start = time.perf_counter()
     out = Path(args.out) if args.out else _default_out(args.data, args.normal_class)
@@ -305,7 +278,8 @@ def _fit(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:
         raise _as_argument(err, "--data", ("source",)) from err
     normal = _normal_only(X, y, args.normal_class, args.data)
-    settings = dict(method=args.method, contamination=args.contamination, latent_dim=args.latent_dim,
+    settings = dict(method=args.method, contamination=args.contamination,
+                    calibration_fraction=args.calibration_fraction, latent_dim=args.latent_dim,
                     architecture=args.architecture, hidden=args.hidden, width=args.width, kappa=args.kappa,
                     lam=args.lam, loss=args.loss, r1=args.r1, batch_size=args.batch_size, learning_rate=args.lr,
                     encoder_learning_rate=args.encoder_lr, steps=args.steps, encoder_steps=args.encoder_steps,
@@ -330,15 +304,21 @@ def _fit(args: argparse.Namespace) -> int:
     keras_path = detector.save(out / DETECTOR_FILE)
     metadata = detector.export(out) if args.method == "fanogan" else None
     print(f"\ntrained in {trained:.1f} s")
-    print(f"threshold: anomaly score > {-detector.threshold_:.6g} flags {args.contamination:.1%} of the training "
-          f"data (--contamination)")
+    if detector.calibration_size_:
+        print(f"threshold: anomaly score > {-detector.threshold_:.6g} flags {args.contamination:.1%} "
+              f"(--contamination) of the {detector.calibration_size_} normal samples held out of training "
+              f"(--calibration-fraction): about that share of new normal data")
+    else:
+        print(f"threshold: anomaly score > {-detector.threshold_:.6g} flags {args.contamination:.1%} "
+              f"(--contamination) of the training data (--calibration-fraction 0: optimistic, the GAN fits its "
+              f"training data more closely than new data)")
 
     figures = []
     if args.normal_class is not None:
         X_test, y_test = load_data(args.data, split="test", image_size=args.image_size)
         is_outlier = np.asarray(y_test) != args.normal_class
         anomaly = -np.asarray(detector.score_samples(X_test))
-        result = _metrics(anomaly, is_outlier, -detector.threshold_, args.contamination)
+        result = _metrics(anomaly, is_outlier, -detector.threshold_)
         _report_metrics(result, "held-out test split", args.normal_class, args.contamination)
         _write_json(out / EVALUATION_FILE, {"data": args.data, "split": "test", "normal_class": args.normal_class,
                                             "method": args.method, **result})
@@ -356,7 +336,8 @@ def _fit(args: argparse.Namespace) -> int:
         top = np.argsort(-anomaly, kind="stable")[:args.top]
         explanation = detector.explain(shown[top])
         figures.append(residual_figure(shown[top], explanation.reconstructions, explanation.residual_maps,
-                                       out / TOP_FILE, scores=anomaly[top]))
+                                       out / TOP_FILE, scores=anomaly[top], names=[str(i) for i in top],
+                                       threshold=-detector.threshold_))
         print(f"{TOP_FILE}: the {len(top)} highest-scoring {pool}")
 
     print(f"detector (GANOutlierDetector.load): {keras_path}")
@@ -378,6 +359,7 @@ def _fit(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from apps.outliers.plots import residual_figure
     from ganapps import runtime
     from ganapps._checks import write_atomically
 
@@ -411,6 +393,9 @@ def _score(args: argparse.Namespace) -> int:
     contamination = scorer.metadata.get("contamination")
     if args.threshold is not None:
         expected = f"; --threshold, the export's is {scorer.threshold:.6g}"
+    elif contamination is not None and scorer.metadata.get("calibration_size"):
+        expected = (f"; the export's, which flags {contamination:.1%} of the "
+                    f"{scorer.metadata['calibration_size']} normal samples held out of its training")
     elif contamination is not None:
         expected = f"; the export's, which flags {contamination:.1%} of its training data"
     else:
@@ -422,71 +407,19 @@ def _score(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.heatmaps:
         top = np.argsort(-anomaly, kind="stable")[:args.top]
-        path = residual_heatmaps(x[top], result["reconstruction"][top], result["residual"][top], args.heatmaps,
-                                 anomaly[top], [names[i] for i in top], scorer.value_range or (-1.0, 1.0),
-                                 threshold)
+        path = residual_figure(x[top], result["reconstruction"][top], result["residual"][top], args.heatmaps,
+                               scores=anomaly[top], names=[names[i] for i in top], threshold=threshold,
+                               value_range=scorer.value_range or (-1.0, 1.0))
         print(f"wrote {path} (the {len(top)} highest-scoring samples: input, reconstruction, residual)")
     return 0
-
-
-def residual_heatmaps(samples: np.ndarray, reconstructions: np.ndarray, residuals: np.ndarray,
-                      path: str | Path, scores: np.ndarray, names: list[str] | None = None,
-                      value_range: tuple[float, float] = (-1.0, 1.0), threshold: float | None = None) -> Path:
-    """Draw where each sample differs from its reconstruction, with matplotlib alone (no TensorFlow), so the
-    ONNX-only ``score`` command can show it.
-
-    Images: one column per sample, rows input / reconstruction / squared residual (mean over channels, one
-    colour scale for all). Vectors: one row per sample of per-feature squared residuals. Titles carry the
-    anomaly scores (flagged ones marked with ``*`` when ``threshold`` is given). Written atomically.
-    """
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    from ganapps._checks import write_atomically
-
-    path = Path(path)
-    samples, reconstructions = np.asarray(samples, np.float32), np.asarray(reconstructions, np.float32)
-    residuals, scores = np.asarray(residuals, np.float32), np.asarray(scores, np.float64).reshape(-1)
-    n = len(scores)
-    names = names or [str(i) for i in range(n)]
-    label = [f"{name}\n{score:.3g}{'*' if threshold is not None and score > threshold else ''}"
-             for name, score in zip(names, scores)]
-    if samples.ndim == 4:
-        lo, hi = value_range
-        heat = residuals.mean(axis=-1)
-        vmax = float(heat.max()) or 1.0
-        fig = Figure(figsize=(max(4.0, 1.1 * n), 3.9), layout="constrained")
-        axes = fig.subplots(3, n, squeeze=False)
-        for i in range(n):
-            for row, image in enumerate((samples[i], reconstructions[i])):
-                shown = np.clip((image - lo) / (hi - lo), 0, 1)
-                axes[row, i].imshow(shown[..., 0] if shown.shape[-1] == 1 else shown, cmap="gray", vmin=0, vmax=1)
-            im = axes[2, i].imshow(heat[i], cmap="inferno", vmin=0, vmax=vmax)
-            axes[0, i].set_title(label[i], fontsize=7)
-        for row, name in enumerate(("input", "reconstruction", "residual")):
-            axes[row, 0].set_ylabel(name, fontsize=8)
-        for ax in axes.flat:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.colorbar(im, ax=axes[2, :].tolist(), shrink=0.9, label="(x - x̂)²")
-    else:
-        flat = residuals.reshape(n, -1)
-        fig = Figure(figsize=(min(16.0, 3 + 0.25 * flat.shape[1]), 1 + 0.3 * n), layout="constrained")
-        ax = fig.subplots()
-        im = ax.imshow(flat, cmap="inferno", aspect="auto", interpolation="nearest")
-        ax.set_yticks(range(n), [lab.replace("\n", "  score ") for lab in label], fontsize=7)
-        ax.set_xlabel("feature")
-        fig.colorbar(im, ax=ax, label="(x - x̂)² (standardised units)")
-    title = "highest anomaly scores (higher = more abnormal"
-    fig.suptitle(title + ("; * = flagged)" if threshold is not None else ")"), fontsize=9)
-    return write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=120))
 
 
 # -- evaluate ------------------------------------------------------------------------------------------------
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from apps.outliers.app import load_data, roc_pr_figure
+    from apps.outliers.app import load_data
+    from apps.outliers.plots import roc_pr_figure
 
     start = time.perf_counter()
     scorer = _scorer(args.model)
@@ -502,7 +435,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise _as_argument(err, "--data", ("x",)) from err
     is_outlier = np.asarray(y) != args.normal_class
-    result = _metrics(anomaly, is_outlier, scorer.threshold, scorer.metadata.get("contamination"))
+    result = _metrics(anomaly, is_outlier, scorer.threshold)
     _report_metrics(result, f"{args.model} on the {args.split} split of {args.data!r}", args.normal_class,
                     scorer.metadata.get("contamination"))
     path = roc_pr_figure(anomaly, is_outlier, args.out)
