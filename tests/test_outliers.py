@@ -17,9 +17,10 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from apps.outliers import Explanation, GANOutlierDetector, load_data, residual_figure, roc_pr_figure
-from apps.outliers import plots
-from apps.outliers.app import Standardize, _calibration_split
+from apps.outliers import app, data, plots
+from apps.outliers.app import Standardize, _calibration_split, _from_dataset
 from ganapps import runtime
+from ganapps.data import _digits_split
 from ganapps.images import to_uint8
 
 NORMAL = 3
@@ -147,9 +148,37 @@ def test_uint8_images_grayscale_batches_datasets_and_folders_score_alike(fanogan
     np.testing.assert_allclose(fanogan.score_samples(as_float[..., 0]), expected, rtol=1e-6)  # (n, H, W)
     labelled = tf.data.Dataset.from_tensor_slices((as_float, np.arange(6))).batch(4)
     np.testing.assert_allclose(fanogan.score_samples(labelled), expected, rtol=1e-6)
+    # gray datasets: single (8, 8) images, and batches (3, 8, 8) of a fixed size, told apart by the fitted shape
+    gray = tf.data.Dataset.from_tensor_slices(as_float[..., 0])
+    np.testing.assert_allclose(fanogan.score_samples(gray), expected, rtol=1e-6)
+    np.testing.assert_allclose(fanogan.score_samples(gray.batch(3, drop_remainder=True)), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^X: expected dataset elements of samples of shape \(8, 8, 1\) or of "
+                                         r"batches of them.*got elements of shape \(6,\)"):
+        fanogan.score_samples(tf.data.Dataset.from_tensor_slices(np.zeros((4, 6), np.float32)))
     for i, image in enumerate(pixels):
         Image.fromarray(image[..., 0]).save(tmp_path / f"{i}.png")
     np.testing.assert_allclose(fanogan.score_samples(tmp_path), expected, rtol=1e-6)
+
+
+def test_an_unfitted_detector_reads_a_dataset_by_its_element_spec_and_refuses_what_it_cannot_tell():
+    images = np.zeros((10, 8, 8), np.float32)
+    slices = tf.data.Dataset.from_tensor_slices
+    cases = [
+        (slices(images).batch(4), (10, 8, 8)),  # (None, 8, 8): batches with a remainder
+        (slices(images).batch(5, drop_remainder=True), (10, 8, 8)),  # (5, 8, 8): a gray batch, 8 is no channel count
+        (slices(images[..., None]), (10, 8, 8, 1)),  # (8, 8, 1): one image each
+        (slices(images[..., None]).batch(5, drop_remainder=True), (10, 8, 8, 1)),
+        (slices(np.zeros((10, 3), np.float32)), (10, 3)),  # (3,): one vector each
+        (slices(np.zeros((10, 3), np.float32)).batch(4), (10, 3)),  # (None, 3)
+    ]
+    for ds, shape in cases:
+        assert _from_dataset(ds, "X").shape == shape, ds.element_spec
+    with pytest.raises(ValueError, match=r"^X: expected dataset elements whose shape tells one sample from a batch: "
+                                         r"batch the dataset with \.batch\(n\).*channel axis.*got elements of shape "
+                                         r"\(8, 8\), which could be one 8x8 gray image or a batch of 8 vectors"):
+        GANOutlierDetector(**TINY).fit(slices(images), verbose=0)
+    with pytest.raises(ValueError, match="^X: expected a dataset with at least one sample"):
+        _from_dataset(slices(images[..., None]).take(0), "X")
 
 
 # -- vectors -------------------------------------------------------------------------------------------------
@@ -214,7 +243,7 @@ def test_explain_shapes_follow_the_input_and_the_residual_finds_a_pasted_square(
 
 
 # -- bad input -----------------------------------------------------------------------------------------------
-def test_bad_data_raise_errors_naming_x(fanogan, digits):
+def test_bad_data_raise_errors_naming_x(fanogan, digits, tmp_path):
     with pytest.raises(ValueError, match=r"^X: expected samples of shape \(8, 8, 1\) \(what the detector was "
                                          r"fitted on\); got \(16, 16, 1\)"):
         fanogan.score_samples(np.zeros((2, 16, 16, 1), np.float32))
@@ -245,6 +274,12 @@ def test_bad_data_raise_errors_naming_x(fanogan, digits):
         GANOutlierDetector(**TINY).fit(digits.normal, steps=0, verbose=0)
     with pytest.raises(FileNotFoundError, match="^X: expected an array.*which does not exist"):
         fanogan.score_samples("no/such/folder")
+    (tmp_path / "bad.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match=r"^X: expected a \.npy file of a numeric array.*bad\.npy"):
+        fanogan.score_samples(tmp_path / "bad.npy")
+    (tmp_path / "bad.csv").write_text("1,2\n3,x\n")
+    with pytest.raises(ValueError, match="^X: expected numeric columns.*'x' in bad.csv, row 2"):
+        fanogan.score_samples(str(tmp_path / "bad.csv"))
     with pytest.raises(ValueError, match="^detector: expected a fitted detector"):
         GANOutlierDetector().score_samples(digits.Xt[:2])
 
@@ -300,6 +335,28 @@ def test_save_load_round_trip_keeps_scores_threshold_and_optimizers(fanogan, dig
     assert (old.settings["calibration_fraction"], old.calibration_size_, old.threshold_) == \
         (0.0, 0, fanogan.threshold_)
 
+    # settings missing, unknown or invalid: a path error naming the file and the key
+    def broken(change) -> str:
+        record = json.loads(members["outliers/settings.json"])
+        change(record)
+        with zipfile.ZipFile(tmp_path / "broken.keras", "w") as archive:
+            for name, content in members.items():
+                archive.writestr(name, json.dumps(record) if name == "outliers/settings.json" else content)
+        with pytest.raises(ValueError) as info:
+            GANOutlierDetector.load(tmp_path / "broken.keras")
+        text = str(info.value)
+        assert text.startswith("path: expected ") and "in outliers/settings.json of " in text, text
+        assert str(tmp_path / "broken.keras") in text, text
+        return text
+
+    assert "the key 'threshold'; got none" in broken(lambda r: r.pop("threshold"))
+    assert "under 'settings'; got the unknown key 'colour'" in broken(lambda r: r["settings"].update(colour="red"))
+    assert "under 'settings'; got list" in broken(lambda r: r.update(settings=[1]))
+    assert "under 'settings'; got latent_dim: expected a positive integer; got 0" in \
+        broken(lambda r: r["settings"].update(latent_dim=0))
+    assert "under 'sample_shape'; got 'abc'" in broken(lambda r: r.update(sample_shape="abc"))
+    assert "under 'mean'; got None" in broken(lambda r: r.update(input_kind="vectors"))
+
     fanogan.game.save(tmp_path / "bare.keras")  # a game without the detector's settings
     with pytest.raises(ValueError, match="^path: expected a file written by GANOutlierDetector.save"):
         GANOutlierDetector.load(tmp_path / "bare.keras")
@@ -352,6 +409,18 @@ def test_export_scores_with_onnxruntime_as_score_samples(fanogan, digits, tmp_pa
 
 
 # -- data ----------------------------------------------------------------------------------------------------
+def test_load_data_digits_are_the_library_split_read_without_tensorflow():
+    """apps.outliers.data reads the digits from ganapps.data's arrays, so that ``evaluate`` needs no TensorFlow;
+    the samples, their order and the labels are those of the library's split."""
+    for split in ("train", "test", "all"):
+        X, y = load_data("digits", split=split)
+        images, labels = _digits_split(split, None, 1)
+        assert X.dtype == images.dtype and y.dtype == labels.dtype and X.flags.writeable
+        np.testing.assert_array_equal(X, images)
+        np.testing.assert_array_equal(y, labels)
+    assert load_data is data.load_data is app.load_data
+
+
 def test_load_data_digits_npy_csv_and_image_folders(tmp_path):
     X, y = load_data("digits", split="test")
     assert X.shape[1:] == (8, 8, 1) and X.dtype == np.float32 and len(y) == len(X)
@@ -367,6 +436,10 @@ def test_load_data_digits_npy_csv_and_image_folders(tmp_path):
     assert labels is None
     (tmp_path / "x.csv").write_text("a,b,c\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in vectors))
     np.testing.assert_array_equal(load_data(tmp_path / "x.csv")[0], vectors)
+    for name in ("x.npy", "x.csv"):  # arrays are loaded as stored: a size to resize to is refused, not ignored
+        with pytest.raises(ValueError, match=rf"^image_size: expected None for a \.npy or \.csv file.*got 16 for "
+                                             rf"'.*{name}'"):
+            load_data(tmp_path / name, image_size=16)
 
     folder = tmp_path / "images"
     folder.mkdir()
@@ -428,23 +501,29 @@ def test_figures_are_written_as_png(fanogan, digits, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_importing_the_app_package_and_drawing_figures_does_not_start_tensorflow(tmp_path):
-    """The figures live in apps.outliers.plots (NumPy, matplotlib, scikit-learn), so the ONNX-only CLI draws them;
-    app.py and the package hand out the very same functions."""
+def test_importing_the_app_package_drawing_figures_and_loading_data_does_not_start_tensorflow(tmp_path):
+    """The figures live in apps.outliers.plots (NumPy, matplotlib, scikit-learn) and load_data in
+    apps.outliers.data, so the ONNX-only CLI draws and loads with them; app.py and the package hand out the very
+    same functions."""
+    (tmp_path / "folder").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "folder" / name)
     proc = run_python(BLOCK_HEAVY_IMPORTS + f"""
 import numpy as np, apps.outliers
 from apps.outliers import residual_figure, roc_pr_figure
 x = np.zeros((2, 8, 8, 1), np.float32)
 residual_figure(x, x, x, {str(tmp_path / "r.png")!r}, scores=[1.0, 2.0], names=["a", "b"], threshold=1.5)
 roc_pr_figure([0.1, 0.9, 0.4], [0, 1, 0], {str(tmp_path / "roc.png")!r})
+from apps.outliers import load_data
+X, y = load_data("digits", split="test", normal_class=3)
+assert X.shape[1:] == (8, 8, 1) and (y == 3).all()
+assert load_data({str(tmp_path / "folder")!r}, image_size=4)[0].shape == (2, 4, 4, 1)
 assert 'tensorflow' not in sys.modules, 'tensorflow imported'
 assert 'keras' not in sys.modules, 'keras imported'
 print('ok')
 """)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
     assert (tmp_path / "r.png").is_file() and (tmp_path / "roc.png").is_file()
-    from apps.outliers import app
-
     assert residual_figure is plots.residual_figure is app.residual_figure
     assert roc_pr_figure is plots.roc_pr_figure is app.roc_pr_figure
 

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +18,7 @@ from PIL import Image
 from apps.outliers.app import GANOutlierDetector
 from ganapps import cli
 from ganapps.data import _digits_split
+from ganapps.export import ExportError
 
 CONTAMINATION = 0.1
 CLI_TINY = ["--steps", "300", "--encoder-steps", "300", "--hidden", "32,32", "--latent-dim", "8",
@@ -69,20 +72,25 @@ def test_fit_writes_detector_export_evaluation_and_figures(fitted):
 
 SCORE = BLOCK_HEAVY_IMPORTS + r"""
 from ganapps import cli
-code = cli.main(["outliers", "score", "--model", MODEL, "--data", DATA, "--out", OUT, "--heatmaps", FIGURE,
-                 "--top", "6"])
-print(json.dumps({"code": code, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
+codes = [cli.main(["outliers", "score", "--model", MODEL, "--data", DATA, "--out", OUT, "--heatmaps", FIGURE,
+                   "--top", "6"])]
+roc = ROC
+if roc is not None:
+    codes.append(cli.main(["outliers", "evaluate", "--model", MODEL, "--normal-class", "3", "--out", roc]))
+print(json.dumps({"codes": codes, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
 """
 
 
-def _score_without_tf(model, data, out, figure) -> str:
+def _score_without_tf(model, data, out, figure, roc=None) -> str:
+    """``score`` (and, given ``roc``, ``evaluate`` on the digits' test split) in an interpreter where importing
+    TensorFlow or Keras fails."""
     code = SCORE
-    for key, value in (("MODEL", model), ("DATA", data), ("OUT", out), ("FIGURE", figure)):
-        code = code.replace(key, repr(str(value)))
+    for key, value in (("MODEL", model), ("DATA", data), ("OUT", out), ("FIGURE", figure), ("ROC", roc)):
+        code = code.replace(key, repr(None if value is None else str(value)))
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result == {"code": 0, "tensorflow": False, "keras": False}
+    assert result == {"codes": [0] * (1 if roc is None else 2), "tensorflow": False, "keras": False}
     return proc.stdout
 
 
@@ -91,13 +99,17 @@ def _rows(path) -> list[dict]:
         return list(csv.DictReader(file))
 
 
-def test_score_runs_without_tensorflow_and_flags_a_plausible_share(fitted, tmp_path):
+def test_score_and_evaluate_run_without_tensorflow_and_flag_a_plausible_share(fitted, tmp_path):
     test, test_labels = _digits_split("test", None, 1)
     normal = np.asarray(test[test_labels == 3])  # new normal samples, as the threshold was calibrated for
     others = np.asarray(test[test_labels != 3])
     np.save(tmp_path / "normal.npy", normal)
     np.save(tmp_path / "others.npy", others)
-    printed = _score_without_tf(fitted.out, tmp_path / "normal.npy", tmp_path / "normal.csv", tmp_path / "n.png")
+    printed = _score_without_tf(fitted.out, tmp_path / "normal.npy", tmp_path / "normal.csv", tmp_path / "n.png",
+                                roc=tmp_path / "roc.png")
+    evaluated = float(re.search(r"AUROC (\d\.\d+)", printed).group(1))  # evaluate, without TensorFlow too
+    assert evaluated == pytest.approx(json.loads((fitted.out / "evaluation.json").read_text())["auroc"], abs=2e-3)
+    assert (tmp_path / "roc.png").is_file()
     assert "flagged" in printed and "threshold" in printed and str(tmp_path / "normal.csv") in printed
     assert "held out of its training" in printed
     rows = _rows(tmp_path / "normal.csv")
@@ -162,16 +174,17 @@ def test_evaluate_an_export_on_labelled_digits(fitted, tmp_path, capsys):
     assert (tmp_path / "roc.png").is_file()
 
 
-def test_fit_and_score_vectors_without_labels(tmp_path, capsys):
-    """A .csv of vectors on wildly different scales: standardised in the export's graph, no labels to evaluate;
-    rows shifted along one feature are flagged far more often than rows like the training data."""
+def test_fit_and_score_vectors_without_labels(fitted, tmp_path, capsys):
+    """A .csv of vectors on wildly different scales: standardised in the export's graph, no labels to evaluate
+    (fitted into the folder of an evaluated digits run, whose evaluation and ROC figure it removes); rows shifted
+    along one feature are flagged far more often than rows like the training data."""
     rng = np.random.default_rng(0)
     train = rng.normal([100.0, 0.01, 5.0, -3.0], [10.0, 0.001, 1.0, 0.5], (300, 4))
     np.savetxt(tmp_path / "train.csv", train, delimiter=",", header="a,b,c,d", comments="")
     normal = rng.normal([100.0, 0.01, 5.0, -3.0], [10.0, 0.001, 1.0, 0.5], (40, 4))
     shifted = normal + [0.0, 0.0, 6.0, 0.0]
     np.savetxt(tmp_path / "new.csv", np.concatenate([normal, shifted]), delimiter=",")
-    out = tmp_path / "run"
+    out = shutil.copytree(fitted.out, tmp_path / "run")  # rerun into a labelled run's folder: its evaluation goes
     assert cli.main(["outliers", "fit", "--data", str(tmp_path / "train.csv"), "--steps", "150", "--encoder-steps",
                      "150", "--hidden", "32,32", "--latent-dim", "4", "--batch-size", "32", "--jit-compile",
                      "false", "--out", str(out)]) == 0
@@ -180,6 +193,7 @@ def test_fit_and_score_vectors_without_labels(tmp_path, capsys):
     assert "top_outliers.png: the 16 highest-scoring training samples" in printed
     assert (out / "model.onnx").is_file() and (out / "top_outliers.png").is_file()
     assert not (out / "roc_pr.png").exists() and not (out / "evaluation.json").exists()
+    assert [p.name for p in tmp_path.glob(".*")] == []  # no staging folder left beside it
     assert json.loads((out / "metadata.json").read_text())["input_kind"] == "vectors"
 
     assert cli.main(["outliers", "score", "--model", str(out), "--data", str(tmp_path / "new.csv"),
@@ -191,14 +205,45 @@ def test_fit_and_score_vectors_without_labels(tmp_path, capsys):
     assert (tmp_path / "h.png").is_file()
 
 
-def test_fit_the_discriminator_baseline_evaluates_without_export(tmp_path, capsys):
-    out = tmp_path / "critic"
+def test_fit_the_discriminator_baseline_into_an_fanogan_folder_leaves_no_export_of_it(fitted, tmp_path, capsys):
+    """Rerun into a fanogan run's folder: its export and residual figure go (``score --model`` would otherwise
+    score with the old model), a file of the user's there stays."""
+    out = shutil.copytree(fitted.out, tmp_path / "critic")
+    (out / "notes.txt").write_text("mine")
     assert cli.main(["outliers", "fit", "--normal-class", "3", "--method", "discriminator", *CLI_TINY,
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "no export" in printed and "reconstructs nothing" in printed
     assert json.loads((out / "evaluation.json").read_text())["auroc"] > 0.8  # the critic alone tells 3s apart
-    assert {p.name for p in out.iterdir()} == {"detector.keras", "evaluation.json", "roc_pr.png"}
+    assert {p.name for p in out.iterdir()} == {"detector.keras", "evaluation.json", "roc_pr.png", "notes.txt"}
+    assert (out / "notes.txt").read_text() == "mine"
+    assert GANOutlierDetector.load(out / "detector.keras").method == "discriminator"
+    assert [p.name for p in tmp_path.iterdir()] == ["critic"]  # no staging folder left beside it
+
+
+def test_a_failed_export_leaves_the_previous_run_whole(fitted, tmp_path, monkeypatch):
+    """The export fails after the detector is saved and part of the export written: the folder keeps the
+    previous run's files, byte for byte, and nothing of the failed one."""
+    out = shutil.copytree(fitted.out, tmp_path / "run")
+    (out / "notes.txt").write_text("mine")
+
+    def contents() -> dict:
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    before = contents()
+
+    def failing_export(self, directory):
+        (Path(directory) / "model.onnx").write_bytes(b"half an export")
+        raise ExportError("onnx export differs from Keras")
+
+    monkeypatch.setattr(GANOutlierDetector, "export", failing_export)
+    code, printed, err = _main(["outliers", "fit", "--data", "digits", "--steps", "2", "--encoder-steps", "2",
+                                "--hidden", "8", "--latent-dim", "2", "--batch-size", "32", "--jit-compile", "false",
+                                "--out", str(out)])
+    assert code == 1 and "failed: onnx export differs from Keras" in err, err
+    assert "izi_loss" in printed  # both phases trained: it got as far as the export
+    assert contents() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left beside it
 
 
 @pytest.mark.parametrize("args, mentions", [
@@ -235,6 +280,8 @@ def test_errors_in_the_handlers_are_one_line_naming_the_argument(fitted, tmp_pat
         (["fit", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "f")], "--data: expected 'digits'"),
         (["fit", "--data", str(tmp_path / "big.npy"), "--normal-class", "1", "--out", str(tmp_path / "f")],
          "--normal-class: expected labelled data"),
+        (["fit", "--data", str(tmp_path / "big.npy"), "--image-size", "8", "--out", str(tmp_path / "f")],
+         "outliers fit: error: --image-size: expected None for a .npy or .csv file (loaded as stored"),
         (["score", "--model", str(tmp_path / "nowhere"), "--data", str(tmp_path / "big.npy")],
          "outliers score: error: --model: expected an export folder"),
         (["score", "--model", str(fitted.out), "--data", str(tmp_path / "big.npy"), "--out", str(tmp_path / "s.csv")],

@@ -15,7 +15,8 @@ sample to its latent, so scoring is one forward pass), ``"anogan"`` (the latent 
 sample) and ``"discriminator"`` (the critic's realness, a baseline).
 
 The names below are imported on first use (PEP 562), so that importing the package, as the command line does,
-does not start TensorFlow; the figures (:mod:`apps.outliers.plots`) never need it.
+does not start TensorFlow; neither the figures (:mod:`apps.outliers.plots`) nor :func:`load_data`
+(:mod:`apps.outliers.data`) ever need it, except to resize the digits.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_HOMES = {"GANOutlierDetector": "app", "Explanation": "app", "load_data": "app", "roc_pr_figure": "plots",
+_HOMES = {"GANOutlierDetector": "app", "Explanation": "app", "load_data": "data", "roc_pr_figure": "plots",
           "residual_figure": "plots"}
 __all__ = list(_HOMES)
 

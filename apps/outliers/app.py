@@ -25,11 +25,24 @@ Data are images, (n, H, W, C) or (n, H, W), uint8 0..255 or float in [-1, 1], or
 standardised per feature with the training mean and standard deviation (stored with the detector, and applied
 inside the exported graph). A saved detector is one ``.keras`` file: the FAnoGAN game as Keras writes it, plus
 the zip member ``outliers/settings.json`` (settings, threshold, sample shape, standardisation, history).
+Besides arrays, ``fit`` and ``score_samples`` take ``tf.data`` datasets (batched or not: the dataset's
+``element_spec`` tells which), image folders and ``.npy`` / ``.csv`` files (read by :mod:`apps.outliers.data`,
+whose :func:`load_data` needs no TensorFlow).
+
+The app and the exported scorer (:class:`ganapps.runtime.OutlierScorer`, ONNX Runtime) take samples a little
+differently, and the runtime is the more lenient:
+
+* one sample: the runtime scores a single vector ``(d,)`` as a batch of one; the app takes batches of vectors
+  ``(n, d)`` only (pass ``X[None]`` for one) and refuses a lone vector. A single image ``(H, W, C)`` of the fitted
+  shape is a batch of one in both.
+* CSV files: for an image model the runtime's reader (:func:`ganapps.runtime.read_samples`, what
+  ``ganapps outliers score`` uses) reads a ``.csv`` as images, one per row of ``H * W * C`` values (whole numbers
+  in 0..255 as uint8 pixels); the app reads every ``.csv`` as float vectors ``(n, d)``, so an image detector
+  refuses it: give it images as an array, a ``.npy`` file or a folder.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -44,12 +57,13 @@ import numpy as np
 import tensorflow as tf
 from sklearn.exceptions import NotFittedError
 
+from apps.outliers.data import DATA_SUFFIXES, _fmt, _is_int, _read_array_file, _read_folder
+from apps.outliers.data import load_data  # noqa: F401  (re-exported)
 from apps.outliers.plots import _labels_and_scores, residual_figure, roc_pr_figure  # noqa: F401  (re-exported)
 from ganapps import _checks, losses, nets
-from ganapps import data as gdata
 from ganapps import export as gexport
 from ganapps.games.fanogan import FAnoGAN
-from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, read_image
+from ganapps.images import IMAGE_EXTENSIONS, from_uint8, read_image
 
 METHODS = ("fanogan", "anogan", "discriminator")
 ARCHITECTURES = ("auto", "mlp", "dcgan")
@@ -58,7 +72,6 @@ MLP_MAX_VALUES = 1024
 conv nets above: at 8x8 the MLP was as good and faster, in the prototype that fixed the defaults."""
 SETTINGS_ENTRY = "outliers/settings.json"
 SETTINGS_VERSION = 1
-DATA_SUFFIXES = (".npy", ".csv")
 _RANGE_TOLERANCE = 1e-6
 
 
@@ -81,10 +94,6 @@ class Explanation:
 
 
 # -- settings ------------------------------------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
         and math.isfinite(float(value))
@@ -163,54 +172,47 @@ def _calibration_split(n: int, fraction: float, batch_size: int, seed: int | Non
     return np.sort(order[size:]), np.sort(order[:size])
 
 
-def _fmt(shape: Sequence[int]) -> str:
-    return "(" + ", ".join(str(int(v)) for v in shape) + (",)" if len(shape) == 1 else ")")
-
-
 # -- data in -------------------------------------------------------------------------------------------------
-def _image_files(folder: Path, argument: str) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise _checks.fail(argument, f"a folder holding images ({', '.join(IMAGE_EXTENSIONS)})",
-                           f"{str(folder)!r}, which holds none")
-    return files
+CHANNEL_COUNTS = (1, 3, 4)
+"""The channel counts a rank-3 dataset element (H, W, C) may end in to be read as one image, not a gray batch."""
 
 
-def _resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
+def _is_batch(dims: tuple[int | None, ...], argument: str, shape: tuple[int, ...] | None) -> bool:
+    """Whether a dataset's elements, of static shape ``dims``, are batches (their first axis) or single samples.
 
-    h, w = size
-    if image.shape[:2] == (h, w):
-        return image
-    mode = image[..., 0] if image.shape[-1] == 1 else image
-    out = np.asarray(Image.fromarray(mode).resize((w, h), Image.BILINEAR), dtype=np.uint8)
-    return out[..., None] if out.ndim == 2 else out
+    Fitted on samples of ``shape``, the rank decides: one axis more than a sample is a batch, and so is
+    (n, H, W) for gray images (H, W, 1) given without their channel axis. Unfitted (``shape`` None), a first axis
+    of no fixed size is a batch (``.batch(n)`` keeps a remainder); else rank 1 is one vector, rank 3 one image
+    when its last axis holds 1, 3 or 4 channels and a batch of gray images (n, H, W) otherwise, rank 4 a batch of
+    images; rank 2 could be one gray image or a batch of vectors, and is refused."""
+    rank = len(dims)
+    if shape is not None:
+        gray_batch = len(shape) == 3 and shape[-1] == 1 and rank == 3 and dims != shape and dims[1:] == shape[:2]
+        if rank == len(shape) + 1 or gray_batch:
+            return True
+        if rank == len(shape) or (rank == 2 and len(shape) == 3 and shape[-1] == 1):
+            return False
+        raise _checks.fail(argument, f"dataset elements of samples of shape {_fmt(shape)} or of batches of them "
+                           "(what the detector was fitted on)", f"elements of shape {tuple(dims)}")
+    if rank == 0:
+        raise _checks.fail(argument, "a dataset of samples or batches of samples", "scalar elements")
+    if rank >= 2 and dims[0] is None:
+        return True
+    if rank == 2:
+        raise _checks.fail(argument, "dataset elements whose shape tells one sample from a batch: batch the "
+                           "dataset with .batch(n) (whose batch axis has no fixed size), or give gray images a "
+                           "channel axis (ds.map(lambda x: x[..., None]))",
+                           f"elements of shape {tuple(dims)}, which could be one {dims[0]}x{dims[1]} gray image or "
+                           f"a batch of {dims[0]} vectors of {dims[1]} values")
+    if rank == 3:
+        return dims[-1] not in CHANNEL_COUNTS
+    return rank >= 4
 
 
-def _read_folder(folder: Path, argument: str, channels: int | None = None,
-                 size: tuple[int, int] | None = None, expected: tuple[int, ...] | None = None) -> np.ndarray:
-    """The folder's images as one uint8 NHWC array: each read by :func:`ganapps.images.read_image`, as training
-    folders and the ONNX runner read them. Without ``channels``: grayscale if every file is, else RGB."""
-    files = _image_files(folder, argument)
-    images = [read_image(f, channels, argument) for f in files]
-    if channels is None and len({img.shape[-1] for img in images}) > 1:
-        images = [convert_channels(img, 3, argument) for img in images]
-    if size is not None:
-        images = [_resize_uint8(img, size) for img in images]
-    first = images[0].shape
-    for f, img in zip(files, images):
-        if expected is not None and img.shape != tuple(expected):
-            raise _checks.fail(argument, f"samples of shape {_fmt(expected)} (what the detector was fitted on)",
-                               f"{_fmt(img.shape)} in {f.name}")
-        if img.shape != first:
-            raise _checks.fail(argument, f"images of one size, like the first ({files[0].name}, "
-                               f"{first[0]}x{first[1]}); resize them or pass image_size to load_data",
-                               f"{f.name} of {img.shape[0]}x{img.shape[1]}")
-    return np.stack(images)
-
-
-def _from_dataset(ds: tf.data.Dataset, argument: str) -> np.ndarray:
-    """Every sample of a dataset of samples or of (samples, labels), in one array; batches are concatenated."""
+def _from_dataset(ds: tf.data.Dataset, argument: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Every sample of a dataset of samples or of (samples, labels), in one array; batches are concatenated.
+    Whether an element is a batch or one sample comes from the dataset's ``element_spec`` (see
+    :func:`_is_batch`; ``shape``: the fitted sample shape)."""
     spec = ds.element_spec
     if isinstance(spec, dict):
         raise _checks.fail(argument, "a dataset of samples or (samples, labels)",
@@ -221,28 +223,35 @@ def _from_dataset(ds: tf.data.Dataset, argument: str) -> np.ndarray:
         spec = spec[0]
     if not isinstance(spec, tf.TensorSpec):
         raise _checks.fail(argument, "a dataset of sample tensors", f"elements of {spec!r}")
-    rank = spec.shape.rank
-    batched = rank in (2, 4) or (rank is not None and rank > 0 and spec.shape[0] is None)
+    if spec.shape.rank is None:
+        raise _checks.fail(argument, "a dataset whose elements have a known rank (set the shape in "
+                           "from_generator's output_signature, or ds.map(lambda x: tf.ensure_shape(x, ...)))",
+                           "elements of unknown rank")
+    batched = _is_batch(tuple(spec.shape.as_list()), argument, shape)
     parts = []
     for element in ds:
         value = element[0] if isinstance(element, (tuple, list)) else element
         parts.append(np.asarray(value))
     if not parts:
         raise _checks.fail(argument, "a dataset with at least one sample", "an empty dataset")
+    shapes = {part.shape[1:] if batched else part.shape for part in parts}
+    if len(shapes) > 1:
+        raise _checks.fail(argument, "dataset samples of one shape", f"samples of shapes {sorted(shapes)}")
     return np.concatenate(parts) if batched else np.stack(parts)
 
 
-def _collect(X: Any, argument: str, channels: int | None = None,
-             expected: tuple[int, ...] | None = None) -> np.ndarray:
-    """``X`` as one NumPy array, whatever form it came in (array, dataset, folder, .npy or .csv file)."""
+def _collect(X: Any, argument: str, channels: int | None = None, expected: tuple[int, ...] | None = None,
+             sample_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``X`` as one NumPy array, whatever form it came in (array, dataset, folder, .npy or .csv file); errors
+    name ``argument``. ``sample_shape``: what a fitted detector takes (tells a dataset's batches from samples)."""
     if isinstance(X, tf.data.Dataset):
-        return _from_dataset(X, argument)
+        return _from_dataset(X, argument, sample_shape)
     if isinstance(X, (str, os.PathLike)):
         path = Path(X).expanduser()
         if path.is_dir():
             return _read_folder(path, argument, channels, expected=expected)
         if path.is_file() and path.suffix.lower() in DATA_SUFFIXES:
-            return load_data(path)[0]
+            return _read_array_file(path, argument)
         if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
             return read_image(path, channels, argument)[None]
         if path.is_file():
@@ -312,104 +321,6 @@ def _convert(array: np.ndarray, argument: str, kind: str | None = None,
     return kind, np.clip(array, -1.0, 1.0).astype(np.float32), added
 
 
-def _check_size(image_size: Any) -> tuple[int, int] | None:
-    if image_size is None:
-        return None
-    if _is_int(image_size) and image_size > 0:
-        return int(image_size), int(image_size)
-    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_is_int(v) and v > 0
-                                                                              for v in image_size):
-        return int(image_size[0]), int(image_size[1])
-    raise _checks.fail("image_size", "None, a positive int or a (height, width) pair", repr(image_size))
-
-
-def _read_csv(path: Path) -> np.ndarray:
-    """Numeric columns of a CSV file as float64 (n, d); a first row that is not numeric is a header."""
-    with open(path, newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise _checks.fail("source", "a .csv file with rows of numbers", f"{str(path)!r}, which is empty")
-
-    def numbers(row: list[str]) -> list[float] | None:
-        try:
-            return [float(cell) for cell in row]
-        except ValueError:
-            return None
-
-    header = numbers(rows[0]) is None
-    values = []
-    for line, row in enumerate(rows[1:] if header else rows, start=2 if header else 1):
-        parsed = numbers(row)
-        if parsed is None:
-            bad = next(cell for cell in row if numbers([cell]) is None)
-            raise _checks.fail("source", "numeric columns (an optional header row, then numbers)",
-                               f"{bad!r} in {path.name}, row {line}")
-        values.append(parsed)
-    if not values:
-        raise _checks.fail("source", "a .csv file with rows of numbers", f"{str(path)!r}, which has only a header")
-    widths = {len(v) for v in values}
-    if len(widths) > 1:
-        raise _checks.fail("source", "rows of equal length", f"rows of {sorted(widths)} values in {path.name}")
-    return np.asarray(values, dtype=np.float64)
-
-
-def load_data(source: str | os.PathLike, split: str = "train", normal_class: int | None = None,
-              image_size: int | tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Data for the detector, from where a command line names it, as ``(X, labels or None)``.
-
-    Args:
-        source: ``"digits"`` (scikit-learn's 8x8 digits, the library's fixed train/test split, float32
-            (n, 8, 8, 1) in [-1, 1], with labels); a folder of images (all read, converted to grayscale if every
-            file is gray else RGB, float32 NHWC in [-1, 1]; no labels); a ``.npy`` file (its array, as stored);
-            or a ``.csv`` file of numeric columns (float64 vectors; a non-numeric first row is a header).
-        split: ``"train"``, ``"test"`` or ``"all"`` (digits only; files have no split).
-        normal_class: keep only the samples of this label (the normal data of a one-class experiment); needs
-            labelled data (digits).
-        image_size: an int or ``(height, width)`` to resize images to (digits, folders); None keeps their size.
-
-    Returns:
-        ``(X, y)``; ``y`` is None for unlabelled sources.
-    """
-    if split not in gdata.SPLITS:
-        raise _checks.fail("split", f"one of {gdata.SPLITS}", repr(split))
-    size = _check_size(image_size)
-    if normal_class is not None and not _is_int(normal_class):
-        raise _checks.fail("normal_class", "None or an integer label", repr(normal_class))
-    if not isinstance(source, (str, os.PathLike)) or not os.fspath(source):
-        raise _checks.fail("source", "'digits', a folder of images, a .npy or a .csv file", repr(source))
-    labels: np.ndarray | None = None
-    if os.fspath(source) == "digits":
-        X, labels = gdata._digits_split(split, size, 1)
-        X, labels = np.array(X), np.array(labels)
-    else:
-        path = Path(source).expanduser()
-        if path.is_dir():
-            X = from_uint8(_read_folder(path, "source", size=size))
-        elif path.is_file() and path.suffix.lower() == ".npy":
-            try:
-                X = np.load(path, allow_pickle=False)
-            except ValueError as err:
-                raise _checks.fail("source", "a .npy file of a numeric array (no pickled objects)",
-                                   f"{str(path)!r} ({err})") from err
-        elif path.is_file() and path.suffix.lower() == ".csv":
-            X = _read_csv(path)
-        elif path.is_file():
-            raise _checks.fail("source", "'digits', a folder of images, a .npy or a .csv file", repr(str(source)))
-        else:
-            raise FileNotFoundError(f"source: expected 'digits', a folder of images, a .npy or a .csv file; got "
-                                    f"{str(source)!r}, which does not exist")
-    if normal_class is not None:
-        if labels is None:
-            raise _checks.fail("normal_class", "None for unlabelled data (only 'digits' has labels)",
-                               f"{normal_class!r} for {str(source)!r}")
-        known = sorted(int(v) for v in np.unique(labels))
-        if int(normal_class) not in known:
-            raise _checks.fail("normal_class", f"one of the labels {known}", repr(normal_class))
-        keep = labels == int(normal_class)
-        X, labels = X[keep], labels[keep]
-    return X, labels
-
-
 # -- the detector --------------------------------------------------------------------------------------------
 def _parity_tolerance(model: keras.Model, shape: tuple[int, ...], relative: float = 1e-5) -> float:
     """The export's parity tolerance for ``model``: 1e-4 absolute, or ``relative`` times the largest output
@@ -459,6 +370,77 @@ class Standardize(keras.layers.Layer):
         config = super().get_config()
         config.update(mean=self._stats[0].tolist(), std=self._stats[1].tolist(), invert=self.invert)
         return config
+
+
+@dataclass
+class _SavedRecord:
+    """The checked contents of a saved detector's ``outliers/settings.json``."""
+
+    settings: dict[str, Any]
+    threshold: float
+    kind: str
+    sample_shape: tuple[int, ...]
+    calibration_size: int
+    mean: np.ndarray | None
+    std: np.ndarray | None
+    history: dict[str, Any]
+
+    @classmethod
+    def parse(cls, record: Any, where: str, defaults: dict[str, Any]) -> _SavedRecord:
+        """``record`` checked key by key; an error names the key and ``where`` (the entry and its file).
+        Settings a file lacks take ``defaults``: files older than the calibration set had their threshold set on
+        the training samples, so theirs is ``calibration_fraction`` 0."""
+
+        def bad(key: str, expected: str, got: Any) -> ValueError:
+            return _checks.fail("path", f"{expected} under {key!r}", f"{got} in {where}")
+
+        if not isinstance(record, dict):
+            raise _checks.fail("path", "a JSON object of detector settings", f"{type(record).__name__} in {where}")
+        for key in ("version", "settings", "threshold", "input_kind", "sample_shape"):
+            if key not in record:
+                raise _checks.fail("path", f"detector settings with the key {key!r}", f"none in {where}")
+        if record["version"] != SETTINGS_VERSION:
+            raise bad("version", f"settings version {SETTINGS_VERSION}", repr(record["version"]))
+        given = record["settings"]
+        if not isinstance(given, dict):
+            raise bad("settings", "an object of the detector's settings", type(given).__name__)
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            raise bad("settings", f"the detector's settings ({', '.join(sorted(defaults))})",
+                      f"the unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
+        try:
+            settings = _check_settings({**defaults, "calibration_fraction": 0.0, **given})
+        except ValueError as err:
+            raise bad("settings", "valid detector settings", f"{err}") from err
+        threshold, kind, shape = record["threshold"], record["input_kind"], record["sample_shape"]
+        if not _is_number(threshold):
+            raise bad("threshold", "a finite number", repr(threshold))
+        if kind not in ("images", "vectors"):
+            raise bad("input_kind", "'images' or 'vectors'", repr(kind))
+        if not isinstance(shape, list) or not shape or not all(_is_int(v) and v > 0 for v in shape):
+            raise bad("sample_shape", "a list of positive integers", _checks.short(shape))
+        shape = tuple(int(v) for v in shape)
+        calibration_size = record.get("calibration_size", 0)
+        if not (_is_int(calibration_size) and calibration_size >= 0):
+            raise bad("calibration_size", "a non-negative integer", repr(calibration_size))
+        stats: dict[str, np.ndarray | None] = {"mean": None, "std": None}
+        if kind == "vectors":
+            for key in stats:
+                value = record.get(key)
+                try:
+                    stats[key] = np.asarray(value, dtype=np.float32)
+                except (TypeError, ValueError):
+                    stats[key] = None
+                if stats[key] is None or stats[key].shape != shape or not np.isfinite(stats[key]).all() \
+                        or (key == "std" and not (stats[key] > 0).all()):
+                    expected = "positive numbers" if key == "std" else "finite numbers"
+                    raise bad(key, f"{expected} of the sample shape {shape} (the standardisation of vectors)",
+                              _checks.short(value) if key in record else "none")
+        history = record.get("history") or {"gan": {}, "encoder": {}}
+        if not isinstance(history, dict):
+            raise bad("history", "an object of training histories", type(history).__name__)
+        return cls(settings, float(threshold), kind, shape, int(calibration_size), stats["mean"], stats["std"],
+                   history)
 
 
 def _adam(learning_rate: float, beta_1: float = 0.9) -> keras.optimizers.Optimizer:
@@ -612,7 +594,7 @@ class GANOutlierDetector:
         self._check_fitted()
         channels = self.sample_shape_[-1] if self.input_kind_ == "images" else None
         expected = self.sample_shape_ if self.input_kind_ == "images" else None
-        raw = _collect(X, argument, channels, expected)
+        raw = _collect(X, argument, channels, expected, self.sample_shape_)
         _, x, added = _convert(raw, argument, self.input_kind_, self.sample_shape_)
         return self._standardize(x), added
 
@@ -638,8 +620,10 @@ class GANOutlierDetector:
             X: normal samples: an array of vectors (n, d) (any scale; standardised per feature with the training
                 mean and standard deviation, constant features with 1) or images (n, H, W, C) / (n, H, W)
                 (uint8 0..255, or float in [-1, 1]); a ``tf.data.Dataset`` of such batches (or of
-                (batch, labels); unbatched samples too), collected into memory; a folder of images of one size;
-                or a ``.npy`` / ``.csv`` file (see :func:`load_data`).
+                (batch, labels); unbatched samples too, told apart by its ``element_spec``: elements of a fixed
+                shape (a, b) could be one gray image or a batch of vectors and are refused, so batch it with
+                ``.batch(n)`` or give gray images a channel axis), collected into memory; a folder of images of
+                one size; or a ``.npy`` / ``.csv`` file (see :func:`load_data`).
             steps: GAN training steps (default: the constructor's).
             encoder_steps: encoder training steps (default: the constructor's; fanogan only).
             verbose: Keras's progress display: 1 a progress bar, 2 a line per epoch, 0 silent.
@@ -765,44 +749,34 @@ class GANOutlierDetector:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> GANOutlierDetector:
-        """Load a detector written by :meth:`save`: same scores, same threshold."""
-        game = gexport.load_keras(path, argument="path")
+        """Load a detector written by :meth:`save`: same scores, same threshold. A file whose settings are
+        missing, unknown or invalid is refused with a ``path:`` error naming the file and the key."""
+        file = Path(path)
+        if not file.is_file() or file.suffix != ".keras" or not zipfile.is_zipfile(file):
+            gexport.load_keras(file, argument="path")  # raises the error that says what is wrong with the file
+        with zipfile.ZipFile(file) as archive:
+            if SETTINGS_ENTRY not in archive.namelist():
+                raise _checks.fail("path", f"a file written by GANOutlierDetector.save (holding {SETTINGS_ENTRY})",
+                                   f"{str(path)!r}, without it")
+            try:
+                record = json.loads(archive.read(SETTINGS_ENTRY))
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise _checks.fail("path", f"a valid {SETTINGS_ENTRY}", f"{str(path)!r} ({err})") from err
+        saved = _SavedRecord.parse(record, f"{SETTINGS_ENTRY} of {str(path)!r}", cls().settings)
+        game = gexport.load_keras(file, argument="path")
         if not isinstance(game, FAnoGAN):
             raise _checks.fail("path", "a .keras file holding a FAnoGAN game (written by GANOutlierDetector.save)",
                                f"{str(path)!r}, which holds a {type(game).__name__}")
-        with zipfile.ZipFile(path) as archive:
-            if SETTINGS_ENTRY not in archive.namelist():
-                raise _checks.fail("path", f"a file written by GANOutlierDetector.save (holding {SETTINGS_ENTRY})",
-                                   f"{str(path)!r}, a bare FAnoGAN game without it")
-            try:
-                record = json.loads(archive.read(SETTINGS_ENTRY))
-            except json.JSONDecodeError as err:
-                raise _checks.fail("path", f"a valid {SETTINGS_ENTRY}", f"{str(path)!r} ({err})") from err
-        if not isinstance(record, dict) or record.get("version") != SETTINGS_VERSION:
-            raise _checks.fail("path", f"detector settings of version {SETTINGS_VERSION}",
-                               f"version {record.get('version') if isinstance(record, dict) else None!r}")
-        # files older than the calibration set had their threshold set on the training samples
-        settings = _check_settings({**cls().settings, "calibration_fraction": 0.0, **record["settings"]})
-        calibration_size = record.get("calibration_size", 0)
-        kind, shape = record.get("input_kind"), tuple(int(v) for v in record.get("sample_shape") or ())
-        threshold = record.get("threshold")
         d_shape = game.discriminator.input_shape
         d_shape = tuple((d_shape[0] if isinstance(d_shape, list) else d_shape)[1:])
-        if kind not in ("images", "vectors") or shape != d_shape or not _is_number(threshold) \
-                or not (_is_int(calibration_size) and calibration_size >= 0):
+        if saved.sample_shape != d_shape:
             raise _checks.fail("path", "a saved detector whose settings match its game",
-                               f"input kind {kind!r}, sample shape {shape}, threshold {threshold!r} and calibration "
-                               f"size {calibration_size!r} for a game taking {d_shape}")
-        det = cls(**settings)
-        det.game, det.threshold_, det.sample_shape_, det.input_kind_ = game, float(threshold), shape, kind
-        det.calibration_size_ = int(calibration_size)
-        if kind == "vectors":
-            det.mean_ = np.asarray(record["mean"], dtype=np.float32)
-            det.std_ = np.asarray(record["std"], dtype=np.float32)
-            if det.mean_.shape != shape or det.std_.shape != shape or not (det.std_ > 0).all():
-                raise _checks.fail("path", f"a standardisation (mean, std) of shape {shape}",
-                                   f"{det.mean_.shape} and {det.std_.shape}")
-        det.history_ = record.get("history") or {"gan": {}, "encoder": {}}
+                               f"sample_shape {saved.sample_shape} in {SETTINGS_ENTRY} for a game taking {d_shape} "
+                               f"in {str(path)!r}")
+        det = cls(**saved.settings)
+        det.game, det.threshold_, det.sample_shape_, det.input_kind_ = game, saved.threshold, d_shape, saved.kind
+        det.calibration_size_, det.mean_, det.std_ = saved.calibration_size, saved.mean, saved.std
+        det.history_ = saved.history
         return det
 
     def scorer_model(self) -> keras.Model:

@@ -7,8 +7,14 @@
 
 Importing this module imports neither TensorFlow nor Keras. ``score`` runs the exported f-AnoGAN scorer through
 :class:`ganapps.runtime.OutlierScorer` (ONNX Runtime, NumPy, Pillow) and draws its heat-maps with
-:mod:`apps.outliers.plots` (matplotlib), so it never imports them; ``fit`` and ``evaluate`` (which load data with
-:mod:`apps.outliers.app`) import TensorFlow once their arguments are parsed.
+:mod:`apps.outliers.plots` (matplotlib), so it never imports them; nor does ``evaluate``, which reads its labelled
+data with :mod:`apps.outliers.data` (TensorFlow only to resize the digits, ``--image-size``). ``fit`` imports
+TensorFlow once its arguments are parsed.
+
+``fit`` builds everything in a temporary folder beside ``--out`` and moves its entries (:data:`FIT_ENTRIES`) in
+at the end, so a rerun into the same folder leaves no file of the previous run beside the new ones (a
+``--method discriminator`` run removes an earlier export; a run without ``--normal-class`` an earlier
+evaluation), a crash part-way leaves the previous complete result, and other files in the folder are kept.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import argparse
 import csv
 import io
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +44,10 @@ ROC_FILE = "roc_pr.png"
 TOP_FILE = "top_outliers.png"
 EVALUATION_FILE = "evaluation.json"
 FIGURE_EXTENSIONS = (".png", ".pdf", ".svg")
+EXPORT_ENTRIES = ("model.onnx", "saved_model", "metadata.json")
+FIT_ENTRIES = (DETECTOR_FILE, *EXPORT_ENTRIES, EVALUATION_FILE, ROC_FILE, TOP_FILE)
+"""What ``fit`` writes in ``--out``: each is replaced, or removed when a run does not write it; metadata.json,
+which marks a complete export, comes last."""
 
 if TYPE_CHECKING:  # NumPy is imported where it is used, so that ``ganapps --help`` stays instant
     import numpy as np
@@ -205,6 +218,47 @@ def _as_argument(err: Exception, argument: str, prefixes: tuple[str, ...]) -> Ex
     return err
 
 
+def _load(args: argparse.Namespace, split: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``load_data`` of ``--data`` (TensorFlow-free), errors re-worded to name the options."""
+    from apps.outliers.data import load_data
+
+    try:
+        return load_data(args.data, split=split, image_size=args.image_size)
+    except (ValueError, FileNotFoundError) as err:
+        raise _as_argument(_as_argument(err, "--data", ("source",)), "--image-size", ("image_size",)) from err
+
+
+def _replace_entries(stage: Path, out: Path, names: tuple[str, ...]) -> None:
+    """Make ``out``'s entries ``names`` those of ``stage``: each one ``stage`` lacks is removed from ``out``,
+    other files in ``out`` are kept. The old entries are renamed aside before the new ones are renamed in, and
+    put back if a rename fails, so ``out`` holds one run's entries, never a mixture."""
+    out.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old: list[str] = []
+    new: list[str] = []
+    try:
+        for name in names:
+            if os.path.lexists(out / name):
+                os.replace(out / name, aside / name)
+                old.append(name)
+        for name in names:
+            if os.path.lexists(stage / name):
+                os.replace(stage / name, out / name)
+                new.append(name)
+    except BaseException:
+        for name in new:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        for name in old:
+            os.replace(aside / name, out / name)
+        aside.rmdir()  # only once everything is back: a failed restore leaves the old entries there
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _normal_only(X: np.ndarray, y: np.ndarray | None, normal_class: int | None, data: str) -> np.ndarray:
     """The samples of ``normal_class``: the normal data a detector is fitted on."""
     import numpy as np
@@ -264,19 +318,13 @@ def _report_metrics(result: dict[str, Any], what: str, normal_class: int, contam
 
 # -- fit -----------------------------------------------------------------------------------------------------
 def _fit(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from apps.outliers.app import GANOutlierDetector, load_data
-    from apps.outliers.plots import residual_figure, roc_pr_figure
+    from apps.outliers.app import GANOutlierDetector
 
     start = time.perf_counter()
     out = Path(args.out) if args.out else _default_out(args.data, args.normal_class)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out: expected a folder; got {str(out)!r}, which is a file")
-    try:
-        X, y = load_data(args.data, split="train", image_size=args.image_size)
-    except (ValueError, FileNotFoundError) as err:
-        raise _as_argument(err, "--data", ("source",)) from err
+    X, y = _load(args, "train")
     normal = _normal_only(X, y, args.normal_class, args.data)
     settings = dict(method=args.method, contamination=args.contamination,
                     calibration_fraction=args.calibration_fraction, latent_dim=args.latent_dim,
@@ -298,12 +346,43 @@ def _fit(args: argparse.Namespace) -> int:
         detector.fit(normal, verbose=1 if sys.stdout.isatty() else 2)
     except ValueError as err:
         raise _as_argument(err, "--data", ("X",)) from err
-    trained = time.perf_counter() - fit_start
+    print(f"\ntrained in {time.perf_counter() - fit_start:.1f} s")
 
-    out.mkdir(parents=True, exist_ok=True)
-    keras_path = detector.save(out / DETECTOR_FILE)
-    metadata = detector.export(out) if args.method == "fanogan" else None
-    print(f"\ntrained in {trained:.1f} s")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        metadata, written = _write_fit_outputs(args, detector, normal, stage)
+        _replace_entries(stage, out, FIT_ENTRIES)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+    print(f"detector (GANOutlierDetector.load): {out / DETECTOR_FILE}")
+    if metadata is not None:
+        parity = metadata.get("parity_max_abs_error")
+        if isinstance(parity, dict):
+            parity = ", ".join(f"{name} {error:.2g}" for name, error in parity.items())
+        print(f"export (score with 'ganapps outliers score --model {out}'): {out / 'model.onnx'}, "
+              f"{out / 'saved_model'}, {out / 'metadata.json'} (parity max abs error: {parity})")
+    else:
+        print(f"no export: only method 'fanogan' scores in one forward pass (--method {args.method})")
+    figures = [str(out / name) for name in (ROC_FILE, TOP_FILE) if name in written]
+    if figures:
+        print(f"figures: {', '.join(figures)}")
+    print(f"everything took {time.perf_counter() - start:.1f} s; it is in {out}/")
+    return 0
+
+
+def _write_fit_outputs(args: argparse.Namespace, detector: Any, normal: np.ndarray,
+                       stage: Path) -> tuple[dict[str, Any] | None, set[str]]:
+    """Write what ``fit`` leaves in ``--out`` into the folder ``stage``: the detector, the export (fanogan), and
+    on labelled data the evaluation and its figures; returns the export's metadata (or None) and the entries
+    written."""
+    import numpy as np
+
+    from apps.outliers.plots import residual_figure, roc_pr_figure
+
+    detector.save(stage / DETECTOR_FILE)
+    metadata = detector.export(stage) if args.method == "fanogan" else None
     if detector.calibration_size_:
         print(f"threshold: anomaly score > {-detector.threshold_:.6g} flags {args.contamination:.1%} "
               f"(--contamination) of the {detector.calibration_size_} normal samples held out of training "
@@ -313,16 +392,15 @@ def _fit(args: argparse.Namespace) -> int:
               f"(--contamination) of the training data (--calibration-fraction 0: optimistic, the GAN fits its "
               f"training data more closely than new data)")
 
-    figures = []
     if args.normal_class is not None:
-        X_test, y_test = load_data(args.data, split="test", image_size=args.image_size)
+        X_test, y_test = _load(args, "test")
         is_outlier = np.asarray(y_test) != args.normal_class
         anomaly = -np.asarray(detector.score_samples(X_test))
         result = _metrics(anomaly, is_outlier, -detector.threshold_)
         _report_metrics(result, "held-out test split", args.normal_class, args.contamination)
-        _write_json(out / EVALUATION_FILE, {"data": args.data, "split": "test", "normal_class": args.normal_class,
-                                            "method": args.method, **result})
-        figures.append(roc_pr_figure(anomaly, is_outlier, out / ROC_FILE))
+        _write_json(stage / EVALUATION_FILE, {"data": args.data, "split": "test", "normal_class": args.normal_class,
+                                              "method": args.method, **result})
+        roc_pr_figure(anomaly, is_outlier, stage / ROC_FILE)
         shown, pool = X_test, "held-out test samples"
     else:
         print(f"no --normal-class: nothing in {args.data!r} is labelled an outlier, so there is nothing to "
@@ -335,24 +413,10 @@ def _fit(args: argparse.Namespace) -> int:
             anomaly, shown = -np.asarray(detector.score_samples(normal)), normal
         top = np.argsort(-anomaly, kind="stable")[:args.top]
         explanation = detector.explain(shown[top])
-        figures.append(residual_figure(shown[top], explanation.reconstructions, explanation.residual_maps,
-                                       out / TOP_FILE, scores=anomaly[top], names=[str(i) for i in top],
-                                       threshold=-detector.threshold_))
+        residual_figure(shown[top], explanation.reconstructions, explanation.residual_maps, stage / TOP_FILE,
+                        scores=anomaly[top], names=[str(i) for i in top], threshold=-detector.threshold_)
         print(f"{TOP_FILE}: the {len(top)} highest-scoring {pool}")
-
-    print(f"detector (GANOutlierDetector.load): {keras_path}")
-    if metadata is not None:
-        parity = metadata.get("parity_max_abs_error")
-        if isinstance(parity, dict):
-            parity = ", ".join(f"{name} {error:.2g}" for name, error in parity.items())
-        print(f"export (score with 'ganapps outliers score --model {out}'): {out / 'model.onnx'}, "
-              f"{out / 'saved_model'}, {out / 'metadata.json'} (parity max abs error: {parity})")
-    else:
-        print(f"no export: only method 'fanogan' scores in one forward pass (--method {args.method})")
-    if figures:
-        print(f"figures: {', '.join(str(f) for f in figures)}")
-    print(f"everything took {time.perf_counter() - start:.1f} s; it is in {out}/")
-    return 0
+    return metadata, {p.name for p in stage.iterdir()}
 
 
 # -- score ---------------------------------------------------------------------------------------------------
@@ -418,15 +482,11 @@ def _score(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from apps.outliers.app import load_data
     from apps.outliers.plots import roc_pr_figure
 
     start = time.perf_counter()
     scorer = _scorer(args.model)
-    try:
-        X, y = load_data(args.data, split=args.split, image_size=args.image_size)
-    except (ValueError, FileNotFoundError) as err:
-        raise _as_argument(err, "--data", ("source",)) from err
+    X, y = _load(args, args.split)
     if y is None:
         raise ValueError(f"--data: expected labelled data such as 'digits'; got {args.data!r}, which has no labels")
     _check_class(args.normal_class, y)
