@@ -31,6 +31,18 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 _GRAY_MODES = frozenset({"1", "L", "F"})  # 8-bit gray once converted (16-bit gray is read apart)
 
 
+def image_files(folder: str | os.PathLike, argument: str = "folder") -> list[Path]:
+    """The image files directly in ``folder`` (by extension, sorted by name); a folder without any is an error
+    naming ``argument``, since every caller would otherwise go on with nothing to read."""
+    folder = Path(folder)
+    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+                   key=lambda p: p.name)
+    if not files:
+        raise _checks.fail(argument, f"a folder holding images ({', '.join(IMAGE_EXTENSIONS)})",
+                           f"{str(folder)!r}, which holds none")
+    return files
+
+
 def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
     """Map float images in ``value_range`` to uint8 0..255: ``round((x - lo) / (hi - lo) * 255)``, clipped.
 

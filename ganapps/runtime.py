@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ganapps import _checks
-from ganapps.images import IMAGE_EXTENSIONS, WRITABLE_EXTENSIONS, convert_channels, read_image, to_uint8
+from ganapps.images import (IMAGE_EXTENSIONS, WRITABLE_EXTENSIONS, convert_channels, image_files, read_image,
+                             to_uint8)
 
 METADATA = "metadata.json"
 ONNX_FILE = "model.onnx"
@@ -733,11 +734,7 @@ def read_samples(path: str | os.PathLike, sample_shape: Any) -> tuple[np.ndarray
                            f"{type(path).__name__} {_short(path)}")
     file = Path(path).expanduser()
     if file.is_dir():
-        files = sorted((p for p in file.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-                       key=lambda p: p.name)
-        if not files:
-            raise ValueError(f"path: expected a folder holding image files ({', '.join(IMAGE_EXTENSIONS)}); got "
-                             f"{str(file)!r}, which holds none")
+        files = image_files(file, "path")
         return _read_image_files(files, shape, "path"), [p.name for p in files]
     if not file.is_file():
         raise FileNotFoundError(f"path: expected a folder of images, an image file, a .npy or a .csv file; got "

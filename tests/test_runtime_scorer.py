@@ -177,7 +177,7 @@ def test_csv_of_whole_pixels_reads_as_uint8_for_an_image_scorer(image_scorer, tm
 
 
 @pytest.mark.parametrize("make, shape, error, pattern", [
-    (lambda p: (p / "e").mkdir(), [8, 8, 1], ValueError, r"path: expected a folder holding image files .*'.*e'"),
+    (lambda p: (p / "e").mkdir(), [8, 8, 1], ValueError, r"path: expected a folder holding images .*'.*e'"),
     (lambda p: None, [8, 8, 1], FileNotFoundError, r"path: expected a folder of images.*missing.npy'.*not exist"),
     (lambda p: (p / "x.txt").write_text("1"), [3], ValueError, r"path: expected a folder of images.*'.*x\.txt'"),
     (lambda p: (p / "bad.csv").write_text("a,b\n1,2\n3,oops\n"), [2], ValueError,

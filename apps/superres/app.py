@@ -31,7 +31,7 @@ from ganapps import _checks, metrics, nets, tiles
 from ganapps import data as gdata
 from ganapps import export as gexport
 from ganapps.games.srgan import SRGAN, interpolate_networks
-from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, read_image, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, image_files, read_image, to_uint8
 from ganapps.callbacks import CosineDecay
 from ganapps.nets.srresnet import BLOCKS, SKIPS, UPSAMPLINGS
 
@@ -147,14 +147,6 @@ def _as_image(value: ImageLike, channels: int, argument: str) -> tuple[np.ndarra
     return convert_channels(np.clip(array, -1.0, 1.0).astype(np.float32), channels, argument), False
 
 
-def _image_files(folder: Path, argument: str) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise _checks.fail(argument, f"a folder holding images ({', '.join(IMAGE_EXTENSIONS)})",
-                           f"{str(folder)!r}, which holds none")
-    return files
-
-
 def _listed(value: Any) -> Any:
     """An NHWC array as a list of its images, one image (HxW or HxWxC) as a list of one; anything else as is."""
     if isinstance(value, np.ndarray) and value.ndim == 4:
@@ -178,7 +170,7 @@ def load_hr_images(source: Any = "photos", channels: int = 3,
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if path.is_dir():
-            files = _image_files(path, argument)
+            files = image_files(path, argument)
             return [f.name for f in files], [_as_image(f, channels, argument)[0] for f in files]
         if not path.exists():
             raise FileNotFoundError(f"{argument}: expected 'photos', an image folder or an image file; got "
