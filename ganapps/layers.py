@@ -508,3 +508,149 @@ class NoiseInjection(SavesSeedState, layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "seed": self.seed}
+
+
+# -- image-to-image translation (reflection padding, instance normalisation, size multiple) ---------------------
+def _pair(value, argument: str, minimum: int = 0) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints of at least ``minimum``, as an (h, w) tuple."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in value)
+    if not ok:
+        raise _checks.fail(argument, f"an integer of at least {minimum} or an (h, w) pair of them", repr(value))
+    return int(value[0]), int(value[1])
+
+
+def _check_images(input_shape) -> None:
+    if len(input_shape) != 4:
+        raise _checks.fail("inputs", "images of shape (batch, height, width, channels)", f"shape {input_shape}")
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class ReflectionPadding2D(layers.Layer):
+    """Pad images by mirroring them about their edges (without repeating the edge pixel).
+
+    Zero padding shows a convolution a dark frame that a generator learns to draw as border artefacts;
+    mirrored content looks like the image, which is why CycleGAN's generators pad this way. Exports to ONNX as
+    ``Pad`` in "reflect" mode, for any height and width larger than the padding.
+
+    Args:
+        padding: rows added above and below, and columns left and right: an int or an (h, w) pair.
+    """
+
+    def __init__(self, padding: int | tuple[int, int] = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pair(padding, "padding")
+
+    def build(self, input_shape) -> None:
+        _check_images(input_shape)
+
+    def call(self, inputs):
+        # Checked here, not in build: a functional model is built once, with its input's (dynamic) shape.
+        for size, pad, axis in zip(inputs.shape[1:3], self.padding, ("height", "width")):
+            if size is not None and size <= pad:
+                raise _checks.fail("inputs", f"a {axis} larger than the reflection padding {pad}", f"{size}")
+        h, w = self.padding
+        return ops.pad(inputs, [[0, 0], [h, h], [w, w], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        n, height, width, c = input_shape
+        h, w = self.padding
+        return (n, None if height is None else height + 2 * h, None if width is None else width + 2 * w, c)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "padding": list(self.padding)}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class InstanceNormalization(layers.Layer):
+    """Normalise each sample's channels over their spatial positions, then scale and shift them per channel.
+
+    Unlike batch normalisation it needs no batch statistics, so an image is translated the same way alone or in
+    a batch, at training and at inference (Ulyanov et al. 2016; CycleGAN's choice). Mean and variance are
+    computed in float32 under a mixed-precision policy (float16 squares overflow), and the affine weights are
+    kept in float32 too. Works on any channels-last input of rank >= 3, normalising over every axis but the
+    first and the last.
+
+    Args:
+        epsilon: added to the variance, for a finite result on constant feature maps.
+        center: learn a per-channel offset (initialised to 0).
+        scale: learn a per-channel gain (initialised to 1).
+    """
+
+    def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise _checks.fail("epsilon", "a positive number", repr(epsilon))
+        for argument, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, bool):
+                raise _checks.fail(argument, "True or False", repr(value))
+        self.epsilon = float(epsilon)
+        self.center = center
+        self.scale = scale
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) < 3 or input_shape[-1] is None:
+            raise _checks.fail("inputs", "a batch of rank >= 3 (batch, ..., channels) with known channels",
+                               f"shape {input_shape}")
+        channels = (input_shape[-1],)
+        self.gamma = (self.add_weight(shape=channels, initializer="ones", name="gamma", autocast=False)
+                      if self.scale else None)
+        self.beta = (self.add_weight(shape=channels, initializer="zeros", name="beta", autocast=False)
+                     if self.center else None)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        axes = list(range(1, len(inputs.shape) - 1))
+        mean = ops.mean(x, axis=axes, keepdims=True)
+        centred = x - mean
+        variance = ops.mean(ops.square(centred), axis=axes, keepdims=True)
+        x = centred * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            x = x * self.gamma
+        if self.beta is not None:
+            x = x + self.beta
+        return ops.cast(x, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="ganapps")
+class SizeMultiple(layers.Layer):
+    """Pass images through unchanged, refusing (with a ``ValueError``) a height or width that is not a multiple
+    of ``multiple``.
+
+    A U-Net's skip concatenations and a ResNet generator's output size need H and W divisible by the product of
+    their strides; without this layer a wrong size surfaces as a shape error deep inside the net, or silently as
+    an output of another size. The check runs wherever the size is known when the layer is called (eager calls,
+    ``fit`` on fixed-size crops); a graph traced with dynamic H and W (an ONNX or SavedModel export) contains
+    no check at all. The layer also records the multiple in the model, where :func:`ganapps.nets.size_multiple`
+    reads it.
+
+    Args:
+        multiple: the required divisor of the height and the width.
+    """
+
+    def __init__(self, multiple: int, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = _checks.positive_int(multiple, "multiple")
+
+    def build(self, input_shape) -> None:
+        _check_images(input_shape)
+
+    def call(self, inputs):
+        height, width = inputs.shape[1:3]
+        if any(size is not None and size % self.multiple for size in (height, width)):
+            raise _checks.fail("inputs", f"a height and width divisible by {self.multiple}", f"{height}x{width}")
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "multiple": self.multiple}
