@@ -13,6 +13,11 @@ For super-resolution, :func:`random_crops` serves random crops at native resolut
 bundled photographs, a tensorflow-datasets dataset, a folder or a list of arrays, and :func:`sr_pairs` turns
 batches into ``(low, high)`` pairs by :func:`downscale`.
 
+For image-to-image translation, :func:`translation_pairs` (edges -> photo, grayscale -> colour) and
+:func:`unpaired_domains` (photographs vs cartoon renderings of other photographs) make offline tasks of the
+bundled photographs; :func:`paired_folders` and :func:`translation_tfds` (``cycle_gan/horse2zebra`` ...) read the
+user's; :func:`paired_crops` and :func:`unpaired_crops` serve them as batches of ``(a, b)`` crops.
+
 Every pipeline yields batches of ``images`` (``float32``, shape ``(batch, height, width, channels)``, values in
 [-1, 1]) or ``(images, labels)`` with ``int32`` labels::
 
@@ -34,12 +39,13 @@ import functools
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ganapps import _checks
-from ganapps.images import IMAGE_EXTENSIONS, LUMA, convert_channels, from_uint8, read_image, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, LUMA, convert_channels, from_uint8, image_files, read_image, to_uint8
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, so that to_uint8/from_uint8 work without it
     import tensorflow as tf
@@ -62,6 +68,16 @@ __all__ = [
     "validate_images",
     "downscale",
     "sr_pairs",
+    "TRANSLATION_TASKS",
+    "UNPAIRED_TASKS",
+    "canny_edges",
+    "cartoon",
+    "paired_crops",
+    "paired_folders",
+    "translation_pairs",
+    "translation_tfds",
+    "unpaired_crops",
+    "unpaired_domains",
 ]
 
 OFFLINE_DATASETS = ("digits", "photos")
@@ -1011,6 +1027,19 @@ def random_crops(
         >>> tuple(next(iter(crops)).shape)
         (16, 96, 96, 3)
     """
+    size, batch_size, num_crops, seed, flip = _check_crop_arguments(size, batch_size, num_crops, seed, flip)
+    channels = _check_channels(channels)
+    if not isinstance(image_key, str) or not image_key:
+        raise _fail("image_key", "the name of a dataset feature, such as 'hr' or 'image'", repr(image_key))
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise _fail("data_dir", "a folder path or None", repr(data_dir))
+    return _source_crops(source, size, batch_size, num_crops, seed, flip, channels, image_key, data_dir, split,
+                         argument="source")
+
+
+def _check_crop_arguments(size: Any, batch_size: Any, num_crops: Any, seed: Any,
+                          flip: Any) -> tuple[int, int, int, int | None, bool]:
+    """The arguments every crop pipeline shares, checked and normalised to plain Python values."""
     if not (_is_int(size) and size >= 1):
         raise _fail("size", "a positive int (side of the square crops)", repr(size))
     batch_size = _check_batch_size(batch_size)
@@ -1020,14 +1049,11 @@ def random_crops(
         raise _fail("seed", "an int or None", repr(seed))
     if not isinstance(flip, (bool, np.bool_)):
         raise _fail("flip", "True or False", repr(flip))
-    channels = _check_channels(channels)
-    if not isinstance(image_key, str) or not image_key:
-        raise _fail("image_key", "the name of a dataset feature, such as 'hr' or 'image'", repr(image_key))
-    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
-        raise _fail("data_dir", "a folder path or None", repr(data_dir))
-    images, labels = _crop_sources(source, image_key, data_dir, split)
-    images = _common_format(images, labels, channels)
-    size = int(size)
+    return int(size), batch_size, int(num_crops), None if seed is None else int(seed), bool(flip)
+
+
+def _check_crops_fit(images: list[np.ndarray], labels: list[str], size: int) -> None:
+    """Refuse a crop ``size`` larger than any of ``images``, naming those (crops are never resized)."""
     small = [f"{label} ({image.shape[0]}x{image.shape[1]})" for image, label in zip(images, labels)
              if min(image.shape[:2]) < size]
     if small:
@@ -1036,63 +1062,73 @@ def random_crops(
         raise _fail("size", f"a crop that fits every image of the source (crops are never resized; at most "
                             f"{min(min(image.shape[:2]) for image in images)})",
                     f"{size}, larger than {len(small)} of {len(images)} images: {listed}")
-    return _crop_pipeline(images, (size, size), batch_size, None if seed is None else int(seed), bool(flip),
-                          int(num_crops), rerandomize=True)
 
 
-def _crop_sources(source: Any, image_key: str, data_dir: Any, split: Any) -> tuple[list[Any], list[str]]:
-    """The raw images of ``source`` and a label for each, to name an image in an error."""
+def _source_crops(source: Any, size: int, batch_size: int, num_crops: int, seed: int | None, flip: bool,
+                  channels: int | None, image_key: str, data_dir: Any, split: Any,
+                  argument: str) -> tf.data.Dataset:
+    """:func:`random_crops` on checked arguments; errors about the images name ``argument``."""
+    images, labels = _crop_sources(source, image_key, data_dir, split, argument)
+    images = _common_format(images, labels, channels, argument)
+    _check_crops_fit(images, labels, size)
+    return _crop_pipeline(images, (size, size), batch_size, seed, flip, num_crops, rerandomize=True)
+
+
+def _crop_sources(source: Any, image_key: str, data_dir: Any, split: Any,
+                  argument: str = "source") -> tuple[list[Any], list[str]]:
+    """The raw images of ``source`` and a label for each, to name an image in an error naming ``argument``."""
     if isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
         if text == "photos":
             split = _check_split(split)
             return load_photos(split), [f"photo {name!r}" for name in photo_names(split)]
         if _looks_like_folder(text):
-            return _read_folder(os.path.expanduser(text))
+            return _read_folder(os.path.expanduser(text), argument)
         if not text:
-            raise _fail("source", _CROP_SOURCES, "''")
+            raise _fail(argument, _CROP_SOURCES, "''")
         if text in OFFLINE_DATASETS:  # "digits": 8x8 images, nothing to crop
-            raise _fail("source", _CROP_SOURCES, f"{text!r}, whose images are too small to crop")
+            raise _fail(argument, _CROP_SOURCES, f"{text!r}, whose images are too small to crop")
         if _looks_like_path(text):
-            raise FileNotFoundError(f"source: expected {_CROP_SOURCES}; got {text!r}, which is not an existing "
+            raise FileNotFoundError(f"{argument}: expected {_CROP_SOURCES}; got {text!r}, which is not an existing "
                                     f"folder")
         if not isinstance(split, str) or not split:
             raise _fail("split", "a split of the tensorflow-datasets dataset, such as 'train'", repr(split))
-        return _read_tfds_images(text, split, image_key, data_dir)
+        return _read_tfds_images(text, split, image_key, data_dir, argument)
     if isinstance(source, (list, tuple)):
         images = list(source)
     elif isinstance(source, np.ndarray) or hasattr(source, "numpy"):
         array = np.asarray(source)
         if array.ndim != 4:
             hint = " (one image? pass [image])" if array.ndim in (2, 3) else ""
-            raise _fail("source", f"{_CROP_SOURCES}; an array must hold a batch (N, H, W, C)",
+            raise _fail(argument, f"{_CROP_SOURCES}; an array must hold a batch (N, H, W, C)",
                         f"an array of shape {array.shape}{hint}")
         images = list(array)
     else:
-        raise _fail("source", _CROP_SOURCES, type(source).__name__)
+        raise _fail(argument, _CROP_SOURCES, type(source).__name__)
     if not images:
-        raise _fail("source", "at least one image", "an empty list")
+        raise _fail(argument, "at least one image", "an empty list")
     return images, [f"image {i}" for i in range(len(images))]
 
 
-def _read_folder(root: str) -> tuple[list[np.ndarray], list[str]]:
+def _read_folder(root: str, argument: str = "source") -> tuple[list[np.ndarray], list[str]]:
     files = _find_images(root, recursive=True)
     if not files:
-        raise _fail("source", f"a folder with images ending in {', '.join(IMAGE_EXTENSIONS)} (any case)",
+        raise _fail(argument, f"a folder with images ending in {', '.join(IMAGE_EXTENSIONS)} (any case)",
                     f"{root!r}: {_describe_contents(root)}")
     # The library's one reader: EXIF orientation applied, transparency composited onto white, 16-bit gray
     # rounded to 8 bits, as the super-resolution app and the ONNX Upscaler read files too.
-    images = [read_image(path, argument="source") for path in files]
+    images = [read_image(path, argument=argument) for path in files]
     return images, [repr(os.path.relpath(path, root)) for path in files]
 
 
-def _read_tfds_images(name: str, split: str, image_key: str, data_dir: Any) -> tuple[list[np.ndarray], list[str]]:
+def _read_tfds_images(name: str, split: str, image_key: str, data_dir: Any,
+                      argument: str = "source") -> tuple[list[np.ndarray], list[str]]:
     import tensorflow_datasets as tfds
 
-    ds = _tfds_load(name, split, data_dir, shuffle=False, argument="source")
+    ds = _tfds_load(name, split, data_dir, shuffle=False, argument=argument)
     spec = ds.element_spec
     if not isinstance(spec, dict):
-        raise _fail("source", "a tensorflow-datasets dataset with named features", f"{name!r} with {spec}")
+        raise _fail(argument, "a tensorflow-datasets dataset with named features", f"{name!r} with {spec}")
     key = image_key if image_key in spec else "image" if "image" in spec else None
     if key is None:
         raise _fail("image_key", f"a feature of {name!r} holding images (it has {', '.join(sorted(spec))})",
@@ -1102,48 +1138,49 @@ def _read_tfds_images(name: str, split: str, image_key: str, data_dir: Any) -> t
                     f"{key!r} of {spec[key]}")
     images = list(tfds.as_numpy(ds.map(lambda example: example[key])))
     if not images:
-        raise _fail("source", "a dataset split with at least one image", f"{name!r} split {split!r} is empty")
+        raise _fail(argument, "a dataset split with at least one image", f"{name!r} split {split!r} is empty")
     return images, [f"{name!r} {split} example {i}" for i in range(len(images))]
 
 
-def _source_image(image: Any, label: str) -> np.ndarray:
+def _source_image(image: Any, label: str, argument: str = "source") -> np.ndarray:
     """``image`` as uint8 or float32 [-1, 1] HxWxC with 1 or 3 channels (alpha composited onto white)."""
     try:
         array = np.asarray(image)
     except Exception as exc:  # noqa: BLE001 - anything that is not array-like is the caller's mistake
-        raise _fail("source", "images as arrays (height, width, channels)", f"{label}: {_one_line(exc)}") from exc
+        raise _fail(argument, "images as arrays (height, width, channels)", f"{label}: {_one_line(exc)}") from exc
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or 0 in array.shape:
-        raise _fail("source", "images of shape (height, width, channels) with 1 to 4 channels",
+        raise _fail(argument, "images of shape (height, width, channels) with 1 to 4 channels",
                     f"{label} of shape {array.shape}")
     if array.dtype == np.uint8:
         pass
     elif np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
         if not np.isfinite(array).all():
-            raise _fail("source", "finite values", f"NaN or Inf in {label}")
+            raise _fail(argument, "finite values", f"NaN or Inf in {label}")
         low, high = float(array.min()), float(array.max())
         if low < -1.0 - _RANGE_TOLERANCE or high > 1.0 + _RANGE_TOLERANCE:
-            raise _fail("source", "float images in [-1, 1] (or uint8 images in 0..255)",
+            raise _fail(argument, "float images in [-1, 1] (or uint8 images in 0..255)",
                         f"{label} with values from {low:.6g} to {high:.6g}")
         array = np.clip(array, -1.0, 1.0)
     else:
         hint = " (uint8 values stored as another type? use .astype(np.uint8))" if \
             np.issubdtype(array.dtype, np.integer) else ""
-        raise _fail("source", "uint8 images (0..255) or float images in [-1, 1]",
+        raise _fail(argument, "uint8 images (0..255) or float images in [-1, 1]",
                     f"{label} of dtype {array.dtype}{hint}")
-    return convert_channels(array, None, "source")  # alpha composited onto white; colour kept
+    return convert_channels(array, None, argument)  # alpha composited onto white; colour kept
 
 
-def _common_format(images: list[Any], labels: list[str], channels: int | None) -> list[np.ndarray]:
+def _common_format(images: list[Any], labels: list[str], channels: int | None,
+                   argument: str = "source") -> list[np.ndarray]:
     """One channel count and one dtype for all: uint8 if every image is uint8, else float32 in [-1, 1]."""
-    arrays = [_source_image(image, label) for image, label in zip(images, labels)]
+    arrays = [_source_image(image, label, argument) for image, label in zip(images, labels)]
     target = channels or (1 if all(array.shape[-1] == 1 for array in arrays) else 3)
     as_float = any(array.dtype != np.uint8 for array in arrays)
     out = []
     for array in arrays:
-        array = convert_channels(array, target, "source")  # uint8 converted as uint8, as read_image does
+        array = convert_channels(array, target, argument)  # uint8 converted as uint8, as read_image does
         out.append(from_uint8(array) if as_float and array.dtype == np.uint8 else array)
     return out
 
@@ -1199,3 +1236,389 @@ def sr_pairs(images: Any, scale: int, method: str = "bicubic") -> tf.data.Datase
             raise _fail("images", f"height and width that are multiples of scale={scale}",
                         f"images of {shape[1]}x{shape[2]}")
     return images.map(lambda x: (downscale(x, scale, method), x), num_parallel_calls=2)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Image-to-image translation: offline paired and unpaired tasks, aligned crops, folders and tensorflow-datasets.
+
+TRANSLATION_TASKS = ("edges2photo", "gray2colour")
+"""Paired tasks of :func:`translation_pairs`, made offline from the bundled photographs."""
+
+UNPAIRED_TASKS = ("photo2cartoon",)
+"""Unpaired tasks of :func:`unpaired_domains`, made offline from the bundled photographs."""
+
+_EDGE_INK, _EDGE_PAPER = 0, 255  # pix2pix's edges2* datasets draw black lines on white
+
+
+def _unit_image(image: Any, argument: str) -> np.ndarray:
+    """``image`` (uint8 0..255 or float [-1, 1], HxW or HxWxC) as float64 HxWxC in [0, 1], 1 or 3 channels."""
+    array = _source_image(image, "an array", argument)
+    if array.dtype == np.uint8:
+        return array.astype(np.float64) / 255.0
+    return (array.astype(np.float64) + 1.0) / 2.0
+
+
+def _luma(unit: np.ndarray) -> np.ndarray:
+    """HxW luma (BT.601, as everywhere in the library) of a [0, 1] HxWxC image with 1 or 3 channels."""
+    return unit @ LUMA if unit.shape[-1] == 3 else unit[..., 0]
+
+
+def _finite_number(value: Any, argument: str, expected: str, positive: bool) -> float:
+    """``value`` as a float, refused unless it is a finite number above 0 (``positive``) or at least 0."""
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and bool(np.isfinite(value)) and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise _fail(argument, expected, repr(value))
+    return float(value)
+
+
+_SIGMA = "a finite positive number (a Gaussian's standard deviation in pixels)"
+
+
+def canny_edges(image: Any, sigma: float = 2.0) -> np.ndarray:
+    """The edge map of ``image`` as pix2pix's edges2* datasets draw it: black lines (0) on white (255).
+
+    The Canny detector (``skimage.feature.canny``) runs on the image's luma, so colour and grayscale photographs
+    give the same kind of sketch; a larger ``sigma`` keeps only coarser edges.
+
+    Args:
+        image: uint8 (0..255) or float ([-1, 1]) pixels, HxW or HxWxC with 1 to 4 channels (alpha composited
+            onto white).
+        sigma: the standard deviation, in pixels, of the Gaussian smoothing before edge detection.
+
+    Returns:
+        uint8 HxWx1.
+
+    Example:
+        >>> edges = canny_edges(load_photos("test")[1])
+        >>> edges.shape, sorted(np.unique(edges).tolist())
+        ((300, 451, 1), [0, 255])
+    """
+    from skimage.feature import canny
+
+    sigma = _finite_number(sigma, "sigma", _SIGMA, positive=True)
+    edges = canny(_luma(_unit_image(image, "image")), sigma=sigma)
+    return np.where(edges, _EDGE_INK, _EDGE_PAPER).astype(np.uint8)[..., None]
+
+
+_STRETCH_PERCENTILES = (1.0, 99.0)
+
+
+def cartoon(image: Any, levels: int = 6, smoothing: float = 0.1, edge_sigma: float | None = 2.0) -> np.ndarray:
+    """A deterministic cartoon rendering: flat regions of few colours with dark outlines.
+
+    It gives the unpaired translation task a second domain that really differs from photographs, made offline
+    and repeatably: total-variation denoising (Chambolle) flattens textures while keeping edges, the
+    contrast is stretched (1st to 99th percentile over all channels, so hues stay), every channel is quantised
+    to ``levels`` values, and the Canny edges of the flattened luma, thickened to 3 pixels, are inked black.
+
+    Args:
+        image: uint8 (0..255) or float ([-1, 1]) pixels, HxW or HxWxC with 1 to 4 channels.
+        levels: values per channel after quantisation (2 to 256); fewer is flatter.
+        smoothing: the weight of the total-variation denoising (0 to skip it); larger flattens more.
+        edge_sigma: the Canny smoothing of the outlines in pixels; ``None`` draws no outlines.
+
+    Returns:
+        uint8 HxWxC with the image's colour channels (1 or 3).
+
+    Example:
+        >>> toon = cartoon(load_photos("test")[1])
+        >>> toon.shape, len(np.unique(toon[..., 0])) <= 6
+        ((300, 451, 3), True)
+    """
+    from scipy import ndimage
+    from skimage.feature import canny
+    from skimage.restoration import denoise_tv_chambolle
+
+    if not (_is_int(levels) and 2 <= levels <= 256):
+        raise _fail("levels", "an int from 2 to 256 (values per channel)", repr(levels))
+    smoothing = _finite_number(smoothing, "smoothing", "a finite number >= 0 (the total-variation weight; 0 skips it)",
+                               positive=False)
+    edge_sigma = None if edge_sigma is None else _finite_number(edge_sigma, "edge_sigma", _SIGMA, positive=True)
+    unit = _unit_image(image, "image")
+    flat = denoise_tv_chambolle(unit, weight=smoothing, channel_axis=-1) if smoothing > 0 else unit
+    low, high = np.percentile(flat, _STRETCH_PERCENTILES)
+    if high > low:
+        flat = (flat - low) / (high - low)
+    steps = int(levels) - 1
+    toon = np.round(np.clip(flat, 0.0, 1.0) * steps) / steps
+    if edge_sigma is not None:
+        outline = ndimage.binary_dilation(canny(_luma(flat), sigma=edge_sigma), ndimage.generate_binary_structure(2, 2))
+        toon[outline] = 0.0
+    return np.round(toon * 255.0).astype(np.uint8)
+
+
+def _check_task(task: Any, tasks: tuple[str, ...]) -> str:
+    if task not in tasks:
+        close = difflib.get_close_matches(str(task), tasks, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail("task", "one of " + ", ".join(repr(t) for t in tasks) + hint, repr(task))
+    return task
+
+
+def translation_pairs(task: str = "edges2photo", split: str = "train") -> list[tuple[np.ndarray, np.ndarray]]:
+    """Offline paired translation data: ``(A, B)`` uint8 whole images made from the bundled photographs.
+
+    ``"edges2photo"``: A is :func:`canny_edges` of B (HxWx1, black on white), B every photograph of ``split``
+    as RGB (grayscale ones repeated). ``"gray2colour"``: A is the luma of B (HxWx1), B every colour photograph
+    of ``split`` (the grayscale ones have no colour to recover, so they are left out). Pairs are aligned pixel
+    for pixel; serve them to a game with :func:`paired_crops`. The splits keep :data:`PHOTO_SPLITS`, so the
+    ``"test"`` pairs come from photographs no ``"train"`` pair saw.
+
+    Example:
+        >>> [(a.shape, b.shape) for a, b in translation_pairs("gray2colour", "test")]
+        [((427, 640, 1), (427, 640, 3)), ((300, 451, 1), (300, 451, 3))]
+    """
+    task = _check_task(task, TRANSLATION_TASKS)
+    names = photo_names(_check_split(split))
+    if task == "gray2colour":
+        names = [name for name in names if _photo(name).shape[-1] == 3]
+    pairs = []
+    for name in names:
+        photo = convert_channels(_photo(name), 3).copy()
+        source = canny_edges(photo) if task == "edges2photo" else convert_channels(photo, 1)
+        pairs.append((source, photo))
+    return pairs
+
+
+def _domain_halves(split: str) -> tuple[list[str], list[str]]:
+    """The photographs of ``split`` dealt alternately, in :func:`photo_names` order, into two disjoint halves."""
+    names = photo_names(split)
+    return names[0::2], names[1::2]
+
+
+@functools.lru_cache(maxsize=None)
+def _cartoon_photo(name: str) -> np.ndarray:
+    """:func:`cartoon` of one bundled photograph (as RGB), computed once (the largest takes seconds)."""
+    toon = cartoon(convert_channels(_photo(name), 3))
+    toon.setflags(write=False)
+    return toon
+
+
+def unpaired_domains(task: str = "photo2cartoon", split: str = "train") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Offline unpaired translation data: two lists of uint8 RGB images from two domains that really differ.
+
+    ``"photo2cartoon"``: domain A holds photographs, domain B :func:`cartoon` renderings of *other*
+    photographs. The photographs of ``split`` are dealt alternately (in :func:`photo_names` order) into two
+    halves, the first half served as photographs and the second only as cartoons, so no (photo, cartoon) pair
+    exists for a model to see. Serve them with :func:`unpaired_crops`.
+
+    Returns:
+        ``(images_a, images_b)``: lists of uint8 HxWx3 arrays (grayscale photographs repeated to RGB).
+
+    Example:
+        >>> photos, toons = unpaired_domains("photo2cartoon", "test")
+        >>> len(photos), len(toons)
+        (2, 1)
+    """
+    _check_task(task, UNPAIRED_TASKS)
+    photo_half, cartoon_half = _domain_halves(_check_split(split))
+    return ([convert_channels(_photo(name), 3).copy() for name in photo_half],
+            [_cartoon_photo(name).copy() for name in cartoon_half])
+
+
+def paired_crops(
+    pairs: Sequence[tuple[Any, Any]],
+    size: int,
+    batch_size: int = 16,
+    num_crops: int = 512,
+    seed: int | None = 0,
+    flip: bool = True,
+) -> tf.data.Dataset:
+    """Aligned random crops of image pairs, as batches of ``(a, b)`` in [-1, 1] for paired translation.
+
+    Both images of a pair are cut by the same window and mirrored by the same flip, so the crops stay aligned
+    pixel for pixel (the two are stacked along channels and cropped as one image by :func:`random_crops`'s
+    pipeline). Each crop picks a pair uniformly at random; every epoch draws new crops and ``seed`` replays
+    them.
+
+    Args:
+        pairs: ``(a, b)`` images of equal height and width, uint8 0..255 or float [-1, 1], HxW or HxWxC. The
+            channel counts of the a side and the b side may differ (edges 1, photo 3): each side keeps its own,
+            1 if all its images are grayscale, else 3.
+        size: side of the square crops; every pair must be at least this large.
+        batch_size: pairs per batch (the last batch of an epoch may be smaller).
+        num_crops: crops per epoch.
+        seed: makes the crops and flips repeatable; ``None`` for different ones every run.
+        flip: mirror half of the pairs left-right, at random.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(a, b)`` float32 batches of shapes ``(batch, size, size, channels_a)`` and
+        ``(batch, size, size, channels_b)``.
+
+    Example:
+        >>> ds = paired_crops(translation_pairs("edges2photo", "test"), size=64, batch_size=8, num_crops=32)
+        >>> [tuple(t.shape) for t in next(iter(ds))]
+        [(8, 64, 64, 1), (8, 64, 64, 3)]
+    """
+    size, batch_size, num_crops, seed, flip = _check_crop_arguments(size, batch_size, num_crops, seed, flip)
+    if not isinstance(pairs, (list, tuple)) or not pairs:
+        raise _fail("pairs", "a non-empty list of (a, b) image pairs",
+                    "an empty list" if isinstance(pairs, (list, tuple)) else type(pairs).__name__)
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise _fail("pairs", "a list of (a, b) image pairs", f"pair {i}: {_checks.short(pair)}")
+    labels = [f"pair {i}" for i in range(len(pairs))]
+    images_a = _common_format([pair[0] for pair in pairs], [f"{label} a" for label in labels], None, "pairs")
+    images_b = _common_format([pair[1] for pair in pairs], [f"{label} b" for label in labels], None, "pairs")
+    unaligned = [f"{label} ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
+                 for label, a, b in zip(labels, images_a, images_b) if a.shape[:2] != b.shape[:2]]
+    if unaligned:
+        raise _fail("pairs", "pairs whose two images have the same height and width (aligned pixel for pixel)",
+                    _listed(unaligned))
+    if images_a[0].dtype != images_b[0].dtype:  # one side uint8, the other float: both float
+        images_a, images_b = ([from_uint8(x) if x.dtype == np.uint8 else x for x in side]
+                              for side in (images_a, images_b))
+    channels_a = images_a[0].shape[-1]
+    stacked = [np.concatenate([a, b], axis=-1) for a, b in zip(images_a, images_b)]
+    del images_a, images_b
+    _check_crops_fit(stacked, labels, size)
+    crops = _crop_pipeline(stacked, (size, size), batch_size, seed, flip, num_crops, rerandomize=True)
+    return crops.map(lambda x: (x[..., :channels_a], x[..., channels_a:]))
+
+
+def _listed(items: list[str]) -> str:
+    """The first few ``items`` joined, with how many more were left out."""
+    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+    return ", ".join(items[:_MAX_LISTED]) + more
+
+
+def unpaired_crops(
+    images_a: str | os.PathLike | Sequence[Any] | np.ndarray,
+    images_b: str | os.PathLike | Sequence[Any] | np.ndarray,
+    size: int,
+    batch_size: int = 16,
+    num_crops: int = 512,
+    seed: int | None = 0,
+    flip: bool = True,
+    channels: int | None = None,
+) -> tf.data.Dataset:
+    """Independent random crops of two domains, as batches of ``(a, b)`` in [-1, 1] for unpaired translation.
+
+    Each domain is served by :func:`random_crops` with its own stream of draws (both derived from ``seed``), so
+    the crops of a batch are unrelated even when the two domains hold related images.
+
+    Args:
+        images_a: domain A: a list of HxWxC (or HxW) images, uint8 0..255 or float [-1, 1], of any sizes (a 4-D
+            array is a list of its images), or a folder of images.
+        images_b: domain B, likewise.
+        size: side of the square crops; every image must be at least this large.
+        batch_size: crops of each domain per batch.
+        num_crops: crops of each domain per epoch.
+        seed: makes the crops and flips repeatable; ``None`` for different ones every run.
+        flip: mirror half of the crops left-right, at random.
+        channels: 1 or 3 for both domains, or ``None`` for each its own (1 if all its images are grayscale,
+            else 3).
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(a, b)`` float32 batches of shape ``(batch, size, size, channels)``.
+
+    Example:
+        >>> ds = unpaired_crops(*unpaired_domains("photo2cartoon", "test"), size=64, batch_size=8, num_crops=32)
+        >>> [tuple(t.shape) for t in next(iter(ds))]
+        [(8, 64, 64, 3), (8, 64, 64, 3)]
+    """
+    import tensorflow as tf
+
+    size, batch_size, num_crops, seed, flip = _check_crop_arguments(size, batch_size, num_crops, seed, flip)
+    channels = _check_channels(channels)
+    seeds = [None, None] if seed is None else [int(s) for s in np.random.SeedSequence(seed).generate_state(2)]
+    domains = [_source_crops(images, size, batch_size, num_crops, domain_seed, flip, channels, "image", None,
+                             "train", argument) for images, domain_seed, argument in
+               zip((images_a, images_b), seeds, ("images_a", "images_b"))]
+    return tf.data.Dataset.zip(tuple(domains))
+
+
+def _images_by_stem(folder: Any, argument: str) -> dict[str, Any]:
+    """The image files directly in ``folder``, keyed by file name without extension (which must be unique)."""
+    if not isinstance(folder, (str, os.PathLike)):
+        raise _fail(argument, "a folder path (str or os.PathLike)", repr(folder))
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"{argument}: expected a folder of images; got {str(path)!r}, which {what}")
+    by_stem: dict[str, Any] = {}
+    for file in image_files(path, argument):
+        if file.stem in by_stem:
+            raise _fail(argument, "one image per file name (pairs are matched by name without extension)",
+                        f"{by_stem[file.stem].name!r} and {file.name!r} in {str(path)!r}")
+        by_stem[file.stem] = file
+    return by_stem
+
+
+def paired_folders(folder_a: str | os.PathLike, folder_b: str | os.PathLike) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Paired translation data from two folders: ``a/x.png`` pairs with ``b/x.jpg`` (file names without
+    extension match), as uint8 ``(A, B)`` whole images sorted by name.
+
+    Every image must have its partner, of the same height and width: a pair that is missing or misaligned
+    would teach the model wrong, so both are errors listing the names concerned. Files are read as every
+    reader in the library reads them (:func:`ganapps.images.read_image`); only the folders' own files are
+    read, not sub-folders.
+
+    Raises:
+        FileNotFoundError: a folder that does not exist.
+        ValueError: a folder without images, two files of one name, unmatched names, pairs of different sizes.
+
+    Example:
+        >>> pairs = paired_folders("edges/", "photos/")  # doctest: +SKIP
+    """
+    files_a, files_b = _images_by_stem(folder_a, "folder_a"), _images_by_stem(folder_b, "folder_b")
+    only_a, only_b = sorted(set(files_a) - set(files_b)), sorted(set(files_b) - set(files_a))
+    if only_a or only_b:
+        unmatched = [f"{len(names)} only in {where} ({_listed([repr(name) for name in names])})"
+                     for names, where in ((only_a, "folder_a"), (only_b, "folder_b")) if names]
+        raise _fail("folder_b", "an image in folder_b for each image in folder_a, matched by file name without "
+                                "extension", "; ".join(unmatched))
+    pairs, unaligned = [], []
+    for stem in sorted(files_a):
+        a, b = read_image(files_a[stem], argument="folder_a"), read_image(files_b[stem], argument="folder_b")
+        if a.shape[:2] != b.shape[:2]:
+            unaligned.append(f"{stem!r} ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+        pairs.append((a, b))
+    if unaligned:
+        raise _fail("folder_b", "images of the same height and width as their partners in folder_a",
+                    _listed(unaligned))
+    return pairs
+
+
+_TFDS_TRANSLATION_SPLITS = ("train", "test")
+
+
+def translation_tfds(
+    name: str = "cycle_gan/horse2zebra",
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Unpaired translation data from tensorflow-datasets: the two domains of a ``cycle_gan`` dataset.
+
+    ``split="train"`` reads the splits ``trainA`` and ``trainB``, ``"test"`` reads ``testA`` and ``testB``
+    (``cycle_gan/horse2zebra``, ``cycle_gan/monet2photo``, ``cycle_gan/summer2winter_yosemite``, ...). Serve
+    them with :func:`unpaired_crops`.
+
+    Returns:
+        ``(images_a, images_b)``: lists of uint8 HxWxC arrays, in the dataset's order.
+
+    Raises:
+        DatasetUnavailableError: the dataset is not prepared in ``data_dir`` and cannot be fetched (offline);
+            the message says how to provide it. ValueError: a bad argument, a dataset without A/B splits.
+
+    Example:
+        >>> horses, zebras = translation_tfds(data_dir="~/tensorflow_datasets")  # doctest: +SKIP
+    """
+    if not isinstance(name, str) or not name:
+        raise _fail("name", "a tensorflow-datasets name such as 'cycle_gan/horse2zebra'", repr(name))
+    if split not in _TFDS_TRANSLATION_SPLITS:
+        raise _fail("split", "'train' (splits trainA and trainB) or 'test' (testA and testB)", repr(split))
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise _fail("data_dir", "a folder path or None", repr(data_dir))
+    domains = []
+    for domain in "AB":
+        try:
+            images, _ = _read_tfds_images(name, split + domain, "image", data_dir, argument="name")
+        except ValueError as exc:
+            if not str(exc).startswith("split:"):
+                raise
+            raise _fail("name", "a dataset with the splits trainA, trainB, testA and testB, as the cycle_gan "
+                                "datasets have", f"{name!r} ({exc})") from exc
+        domains.append([np.asarray(image) for image in images])
+    return domains[0], domains[1]
