@@ -4,6 +4,8 @@
   comparable from grid to grid.
 - :class:`NaNGuard`: stops training when any reported metric becomes NaN or infinite, restores the weights of
   the last epoch that ended finite, and says why.
+- :class:`CosineDecay` and :class:`LinearDecay` (CycleGAN's hold-then-decay): learning-rate schedules set on
+  a game's optimizers before every batch of one ``fit``.
 
 For resumable training use Keras's own ``keras.callbacks.BackupAndRestore(backup_dir)``: the games build their
 optimizers at ``compile``, so the optimizer state is restored with the weights (``ganapps train --resume``).
@@ -141,13 +143,57 @@ def _is_number(value) -> bool:
     return True
 
 
-class CosineDecay(keras.callbacks.Callback):
+class _RateSchedule(keras.callbacks.Callback):
+    """Sets the learning rate of some of the model's optimizers to ``rate(step)`` before every batch of a fit.
+
+    Keras's schedules live inside an optimizer and count its lifetime iterations; a game trained in phases (an
+    SRGAN's PSNR phase, then its adversarial phase) needs a schedule to span one ``fit``, and a game with two
+    optimizers (a CycleGAN's) one schedule for both, so the rate is set from outside, the step counted from 0 at
+    the start of each fit. With ``steps_per_execution > 1`` the batch hooks run once per execution: count steps
+    in executions then. Subclasses define :meth:`rate`.
+    """
+
+    def __init__(self, initial: float, optimizers: tuple[str, ...], argument: str):
+        super().__init__()
+        if isinstance(initial, bool) or not isinstance(initial, (int, float)) or not initial > 0:
+            raise _checks.fail("initial", "a positive learning rate", repr(initial))
+        self.initial = float(initial)
+        self._attributes = optimizers
+        self._argument = argument
+        self._optimizers: list = []
+        self._step = 0
+
+    def rate(self, step: int) -> float:
+        """The learning rate at batch ``step`` (0-based) of the fit."""
+        raise NotImplementedError
+
+    def on_train_begin(self, logs=None) -> None:
+        self._optimizers = [self._resolve(attribute) for attribute in self._attributes]
+        self._step = 0
+
+    def _resolve(self, attribute: str) -> keras.optimizers.Optimizer:
+        optimizer = getattr(self.model, attribute, None)
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise _checks.fail(self._argument, "the name of the model's optimizer attribute",
+                               f"{attribute!r}, which is not an optimizer of {type(self.model).__name__}")
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's wrapped optimizer
+        if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            raise _checks.fail(self._argument, f"an optimizer with a fixed learning rate for {type(self).__name__} "
+                               f"to set", f"{attribute!r}, whose rate is a {type(inner._learning_rate).__name__} "
+                               "schedule already")
+        return optimizer
+
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        rate = self.rate(self._step)
+        for optimizer in self._optimizers:
+            optimizer.learning_rate = rate
+        self._step += 1
+
+
+class CosineDecay(_RateSchedule):
     """Cosine learning-rate decay of one of a game's optimizers, step by step, over one ``fit``.
 
-    Keras's schedules live inside an optimizer and count its lifetime iterations; a game trained in phases
-    (an SRGAN's PSNR phase, then its adversarial phase) needs the decay to span one phase, so this callback
-    sets the rate before every batch: ``final + (initial - final) * (1 + cos(pi * t / steps)) / 2``. With
-    ``steps_per_execution > 1`` the batch hooks run once per execution: count ``steps`` in executions then.
+    The rate before batch t is ``final + (initial - final) * (1 + cos(pi * t / steps)) / 2``.
 
     Args:
         steps: batches the decay spans (the rate stays at ``final`` after them).
@@ -158,11 +204,8 @@ class CosineDecay(keras.callbacks.Callback):
     """
 
     def __init__(self, steps: int, initial: float, final_fraction: float = 0.01, optimizer: str = "g_optimizer"):
-        super().__init__()
         self.steps = _checks.positive_int(steps, "steps")
-        if isinstance(initial, bool) or not isinstance(initial, (int, float)) or not initial > 0:
-            raise _checks.fail("initial", "a positive learning rate", repr(initial))
-        self.initial = float(initial)
+        super().__init__(initial, (optimizer,), "optimizer")
         if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float)) \
                 or not 0.0 <= final_fraction <= 1.0:
             raise _checks.fail("final_fraction", "a number in [0, 1]", repr(final_fraction))
@@ -171,27 +214,40 @@ class CosineDecay(keras.callbacks.Callback):
             raise _checks.fail("optimizer", "the name of the model's optimizer attribute, such as 'g_optimizer'",
                                repr(optimizer))
         self.optimizer_attribute = optimizer
-        self._step = 0
 
     def rate(self, step: int) -> float:
         """The learning rate at batch ``step`` (0-based) of the fit."""
         t = min(step, self.steps) / self.steps
         return self.final + (self.initial - self.final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
-    def on_train_begin(self, logs=None) -> None:
-        optimizer = getattr(self.model, self.optimizer_attribute, None)
-        if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise _checks.fail("optimizer", "the name of the model's optimizer attribute",
-                               f"{self.optimizer_attribute!r}, which is not an optimizer of "
-                               f"{type(self.model).__name__}")
-        inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's wrapped optimizer
-        if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            raise _checks.fail("optimizer", "an optimizer with a fixed learning rate for CosineDecay to set",
-                               f"{self.optimizer_attribute!r}, whose rate is a "
-                               f"{type(inner._learning_rate).__name__} schedule already")
-        self._optimizer = optimizer
-        self._step = 0
 
-    def on_train_batch_begin(self, batch, logs=None) -> None:
-        self._optimizer.learning_rate = self.rate(self._step)
-        self._step += 1
+class LinearDecay(_RateSchedule):
+    """CycleGAN's schedule: the rate holds at ``initial`` for ``hold_steps`` batches, then falls linearly to 0
+    over ``decay_steps`` batches (the paper: 100 epochs at 2e-4, then 100 epochs of decay), set on each named
+    optimizer before every batch of a ``fit``.
+
+    The rate before batch t is ``initial * min(1, max(0, 1 - (t - hold_steps) / decay_steps))``: ``initial`` up to
+    batch ``hold_steps``, ``initial / decay_steps`` at the last batch of the decay, 0 after it.
+
+    Args:
+        hold_steps: batches at the initial rate (0 starts the decay at once).
+        decay_steps: batches the decay to 0 spans.
+        initial: the rate while it holds.
+        optimizers: the model's attributes holding the optimizers to set (a game's ``"g_optimizer"`` and
+            ``"d_optimizer"`` by default; ``("optimizer",)`` for a plain model).
+    """
+
+    def __init__(self, hold_steps: int, decay_steps: int, initial: float,
+                 optimizers: tuple[str, ...] = ("g_optimizer", "d_optimizer")):
+        self.hold_steps = _checks.non_negative_int(hold_steps, "hold_steps")
+        self.decay_steps = _checks.positive_int(decay_steps, "decay_steps")
+        if isinstance(optimizers, str) or not isinstance(optimizers, (tuple, list)) or not optimizers \
+                or not all(isinstance(name, str) for name in optimizers):
+            raise _checks.fail("optimizers", "a non-empty tuple of the model's optimizer attribute names, such as "
+                               "('g_optimizer', 'd_optimizer')", repr(optimizers))
+        super().__init__(initial, tuple(optimizers), "optimizers")
+
+    def rate(self, step: int) -> float:
+        """The learning rate at batch ``step`` (0-based) of the fit."""
+        remaining = 1.0 - (step - self.hold_steps) / self.decay_steps
+        return self.initial * min(1.0, max(0.0, remaining))
