@@ -20,6 +20,11 @@ Outlier-scoring exports (metadata ``"task": "outlier_scoring"``, with ``"thresho
 arrays and image files with scikit-learn's outlier-detector methods (``score_samples``, ``decision_function``,
 ``predict``). :func:`read_samples` reads what command-line scoring is given: a folder of images, an image file,
 a ``.npy`` or a ``.csv`` file.
+
+Image-translation exports (metadata ``"task": "image_translation"``, with ``"direction"``, ``"in_channels"``,
+``"out_channels"`` and ``"size_multiple"``: the pix2pix and CycleGAN generators) load into a :class:`Translator`
+(:func:`load_translator`), which translates images and image files of any size, padding them by reflection to
+the size multiple and cropping the result back.
 """
 
 from __future__ import annotations
@@ -846,9 +851,213 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+IMAGE_TRANSLATION = "image_translation"
+DIRECTIONS = ("a2b", "b2a")
+_PROBED_MULTIPLES = (1, 2, 3, 4)  # sides (times the size multiple) tried when measuring a model's smallest side
+
+
+class Translator:
+    """An image-translation export (``metadata["task"] == "image_translation"``: a pix2pix or CycleGAN generator,
+    as :meth:`ganapps.Pix2Pix.export_metadata` and :meth:`ganapps.CycleGAN.export_metadata` describe it) run by
+    ONNX Runtime.
+
+    Translates images of any height and width: the generator takes sizes that are multiples of
+    ``metadata["size_multiple"]`` (2**depth for a U-Net, 4 for a ResNet generator), so other sizes are padded up
+    to one by reflection, split as the games split it (the extra row or column at the bottom and right), and the
+    translation is cropped back. Some generators also need a smallest side beyond the multiple (a ResNet
+    generator's residual blocks reflect-pad their quarter-resolution maps, so it needs 8 pixels, twice its
+    multiple): that side is read from ``metadata["min_size"]`` when the export records one, else measured once,
+    on the first image small enough to need it, as the smallest multiple the model runs on; smaller images are
+    padded up to it. Takes uint8 images (returns uint8) or float images in the export's value range (returns
+    float32 clipped to it); gray, gray+alpha, RGB and RGBA inputs are converted to the model's input channels by
+    :func:`ganapps.images.convert_channels`, and files are read by :func:`ganapps.images.read_image`, as training
+    reads them. One export translates one way: a CycleGAN app exports ``a2b`` and ``b2a`` in two folders.
+    """
+
+    def __init__(self, directory: str | os.PathLike, providers: list[str] | None = None):
+        self.directory = Path(directory)
+        self.metadata = read_metadata(self.directory)
+        task = self.metadata.get("task")
+        if task != IMAGE_TRANSLATION:
+            hint = {None: " (a generator export: load it with ganapps.runtime.load)",
+                    SUPER_RESOLUTION: " (load it with ganapps.runtime.Upscaler)",
+                    OUTLIER_SCORING: " (load it with ganapps.runtime.OutlierScorer)"}.get(task, "")
+            raise ValueError(f"directory: expected an image-translation export (metadata task "
+                             f"{IMAGE_TRANSLATION!r}, as Pix2Pix and CycleGAN exports have); got "
+                             f"{str(self.directory)!r}, whose metadata has task {_short(task)}{hint}")
+        direction = self.metadata.get("direction", "a2b")
+        if direction not in DIRECTIONS:
+            raise self._bad_metadata("direction", "a 'direction' of 'a2b' or 'b2a'")
+        self.direction: str = direction
+        self.in_channels = self._metadata_int("in_channels")
+        self.out_channels = self._metadata_int("out_channels")
+        self.size_multiple = self._metadata_int("size_multiple")
+        self._min_size: int | None = self._metadata_int("min_size") if "min_size" in self.metadata else None
+        self.value_range = _metadata_value_range(self.metadata, self.directory)
+        self.session = open_export(self.directory, providers)
+        inputs = self.session.get_inputs()
+        shape = list(inputs[0].shape) if len(inputs) == 1 else []
+        if len(shape) != 4 or shape[3] != self.in_channels:
+            raise ValueError(f"directory: expected a model of one image input (batch, height, width, "
+                             f"{self.in_channels}), as the metadata's in_channels says; got "
+                             f"{str(self.directory)!r}, whose model takes "
+                             f"{', '.join(f'{i.name} {_fmt(i.shape)}' for i in inputs)}")
+        if isinstance(shape[1], int) or isinstance(shape[2], int):
+            raise ValueError(f"directory: expected a model that takes images of any height and width; got "
+                             f"{str(self.directory)!r}, whose model takes {inputs[0].name} {_fmt(shape)} only "
+                             f"(re-export the generator built on keras.Input((None, None, channels)))")
+        output = self.session.get_outputs()[0]
+        if len(output.shape) != 4 or output.shape[3] != self.out_channels:
+            raise ValueError(f"directory: expected a model whose output has {self.out_channels} channels, as the "
+                             f"metadata's out_channels says; got {str(self.directory)!r}, whose model gives "
+                             f"{output.name} {_fmt(output.shape)}")
+        self.input_name = inputs[0].name
+        self.output_name = output.name
+
+    def _bad_metadata(self, key: str, what: str) -> ValueError:
+        return ValueError(f"directory: expected metadata with {what}; got {str(self.directory)!r}, whose metadata "
+                          f"has {key} {_short(self.metadata.get(key))}")
+
+    def _metadata_int(self, key: str, default: int | None = None) -> int:
+        value = self.metadata.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self._bad_metadata(key, f"a positive integer {key!r}")
+        return value
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers ONNX Runtime runs the generator on (CUDA first when it has it)."""
+        return self.session.get_providers()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """The model's raw output (float32, unclipped) on a float32 NHWC batch of a size the model takes."""
+        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+
+    def translate(self, image: Any, batch_size: int = 4) -> np.ndarray:
+        """Translate one image (HxW, HxWxC) or an NHWC batch, at any height and width.
+
+        Args:
+            image: uint8 (or integers in 0..255), or floats in the export's value range ([-1, 1]); 1 (or no), 2,
+                3 or 4 channels, converted to the model's input channels.
+            batch_size: images per ONNX Runtime call.
+
+        Returns:
+            uint8 for integer input, else float32 clipped to the value range; the input's height and width, the
+            model's output channels, one image or a batch as given.
+        """
+        _checks.positive_int(batch_size, "batch_size")
+        x, integer, single = self._prepare(image)
+        h, w = x.shape[1:3]
+        pad_h, pad_w = self._padding(h), self._padding(w)
+        top, left = pad_h // 2, pad_w // 2
+        if pad_h or pad_w:
+            x = np.pad(x, ((0, 0), (top, pad_h - top), (left, pad_w - left), (0, 0)), mode="reflect")
+        out = np.concatenate([self(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        lo, hi = self.value_range
+        out = np.clip(out[:, top:top + h, left:left + w], lo, hi).astype(np.float32, copy=False)
+        if integer:
+            out = to_uint8(out, self.value_range)
+        return out[0] if single else out
+
+    def translate_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+        """Read an image file (anything Pillow opens, by :func:`ganapps.images.read_image`), translate it and write
+        ``out_path`` (PNG, JPEG or BMP, by extension; written atomically). Returns ``out_path``."""
+        from ganapps.images import save_image
+
+        out_path = Path(out_path)
+        if out_path.suffix.lower() not in WRITABLE_EXTENSIONS:
+            raise ValueError(f"out_path: expected a file name ending in one of {list(WRITABLE_EXTENSIONS)}; "
+                             f"got {str(out_path)!r}")
+        if self.out_channels not in (1, 3):
+            raise ValueError(f"out_path: expected a model of 1 or 3 output channels to write an image file; got "
+                             f"{str(self.directory)!r}, whose model gives {self.out_channels}")
+        channels = self.in_channels if self.in_channels in (1, 3) else None
+        array = read_image(in_path, channels, argument="in_path")
+        return save_image(self.translate(array), out_path)
+
+    def _padding(self, size: int) -> int:
+        """Rows (or columns) to add to ``size`` to reach a multiple of the size multiple, at least
+        :attr:`min_size`."""
+        multiple = self.size_multiple
+        target = -(-size // multiple) * multiple
+        if target < _PROBED_MULTIPLES[-1] * multiple or self._min_size is not None:
+            target = max(target, self.min_size)
+        return target - size
+
+    @property
+    def min_size(self) -> int:
+        """The smallest height and width the model runs on: ``metadata["min_size"]``, else measured (once)."""
+        if self._min_size is None:
+            import onnxruntime as ort
+
+            quiet = ort.RunOptions()
+            quiet.log_severity_level = 4  # a refused size is expected here, not an error to log
+            for k in _PROBED_MULTIPLES:
+                side = k * self.size_multiple
+                probe = np.zeros((1, side, side, self.in_channels), np.float32)
+                try:
+                    self.session.run([self.output_name], {self.input_name: probe}, quiet)
+                except Exception:  # noqa: BLE001  (onnxruntime raises its own exception types)
+                    continue
+                self._min_size = side
+                break
+            else:
+                raise ValueError(f"directory: expected a model that runs on square images of some multiple of its "
+                                 f"size multiple {self.size_multiple} up to {side}; got {str(self.directory)!r}, "
+                                 f"whose model refuses all of them")
+        return self._min_size
+
+    def _prepare(self, image: Any) -> tuple[np.ndarray, bool, bool]:
+        """(float32 NHWC batch in the value range with the model's channels, integer input?, one image?)."""
+        array = np.asarray(image)
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"image: expected a uint8 or float image; got dtype {array.dtype}")
+        if array.ndim == 2:
+            array = array[..., None]
+        if array.ndim not in (3, 4) or 0 in array.shape:
+            raise ValueError(f"image: expected an HxW, HxWxC or NHWC image; got shape {array.shape}")
+        channels = array.shape[-1]
+        if channels != self.in_channels and not (self.in_channels in (1, 3) and channels in (1, 2, 3, 4)):
+            accepted = "1, 2, 3 or 4" if self.in_channels in (1, 3) else str(self.in_channels)
+            raise ValueError(f"image: expected an image of {accepted} channels (the model takes "
+                             f"{self.in_channels}); got shape {array.shape}")
+        single = array.ndim == 3
+        if single:
+            array = array[None]
+        integer = array.dtype.kind in "iu"
+        lo, hi = self.value_range
+        convert = channels != self.in_channels
+        if integer:
+            low, high = int(array.min()), int(array.max())
+            if low < 0 or high > 255:
+                raise ValueError(f"image: expected integer values in 0..255; got values from {low} to {high}")
+            pixels = array.astype(np.uint8, copy=False)
+            if convert:
+                pixels = convert_channels(pixels, self.in_channels, "image")
+            x = lo + pixels.astype(np.float32) * np.float32((hi - lo) / 255.0)
+        else:
+            x = array.astype(np.float32)
+            bad = int(np.count_nonzero(~np.isfinite(x)))
+            if bad:
+                raise ValueError(f"image: expected finite values; got {bad} NaN or Inf values")
+            slack = 0.01 * (hi - lo)
+            if x.min() < lo - slack or x.max() > hi + slack:
+                raise ValueError(f"image: expected float values in [{lo:g}, {hi:g}] (or a uint8 image); got "
+                                 f"values from {float(x.min()):.6g} to {float(x.max()):.6g}")
+            if convert:
+                x = convert_channels(x, self.in_channels, "image", value_range=self.value_range)
+        return np.ascontiguousarray(x, np.float32), integer, single
+
+
+def load_translator(directory: str | os.PathLike, providers: list[str] | None = None) -> Translator:
+    """Load an image-translation export folder into a :class:`Translator`."""
+    return Translator(directory, providers=providers)
+
+
 def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) if isinstance(s, int) else "None" for s in shape) + ")"
 
 
 __all__ = ["GeneratorRunner", "load", "read_metadata", "sample_normal", "default_providers", "condition_vectors",
-           "code_layout", "open_export", "Upscaler", "load_upscaler", "OutlierScorer", "load_scorer", "read_samples"]
+           "code_layout", "open_export", "Upscaler", "load_upscaler", "OutlierScorer", "load_scorer", "read_samples",
+           "Translator", "load_translator"]
