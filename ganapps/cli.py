@@ -7,9 +7,11 @@
     ganapps demo
     ganapps superres train|upscale|evaluate|compare ...   (apps/superres/cli.py)
     ganapps outliers fit|score|evaluate ...                (apps/outliers/cli.py)
+    ganapps style train|translate ...                      (apps/style_transfer/cli.py)
 
-``generate``, ``superres upscale`` and ``outliers score`` run the ONNX export with ONNX Runtime and never import
-TensorFlow; the other commands import it only once their arguments have been parsed, so ``--help`` is instant.
+``generate``, ``superres upscale``, ``outliers score`` and ``style translate`` run the ONNX export with ONNX
+Runtime and never import TensorFlow; the other commands import it only once their arguments have been parsed, so
+``--help`` is instant.
 """
 
 from __future__ import annotations
@@ -160,10 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gan_training_args(demo, epochs=50, out="saved_models/digits_gan", lr=5e-4, ema=0.99)
 
     from apps.outliers.cli import add_parser as add_outliers  # argparse only: no TensorFlow
+    from apps.style_transfer.cli import add_parser as add_style
     from apps.superres.cli import add_parser as add_superres
 
     add_superres(commands)
     add_outliers(commands)
+    add_style(commands)
     return parser
 
 
@@ -178,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = " ".join(filter(None, (args.command, getattr(args, "superres_command", None),
-                                     getattr(args, "outliers_command", None))))
+                                     getattr(args, "outliers_command", None), getattr(args, "style_command", None))))
     try:
         return {"train": _train, "generate": _generate, "export": _export, "demo": _demo,
-                "superres": _superres, "outliers": _outliers}[args.command](args)
+                "superres": _superres, "outliers": _outliers, "style": _style}[args.command](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"ganapps {command}: error: {err}", file=sys.stderr)
         return 2
@@ -274,6 +278,12 @@ def _superres(args) -> int:
 
 def _outliers(args) -> int:
     from apps.outliers.cli import run
+
+    return run(args)
+
+
+def _style(args) -> int:
+    from apps.style_transfer.cli import run
 
     return run(args)
 

@@ -1,0 +1,34 @@
+"""Style transfer: image-to-image translation trained on your images, paired (pix2pix) or unpaired (CycleGAN).
+
+    from apps.style_transfer import PairedTranslator, UnpairedTranslator
+    p = PairedTranslator().fit("edges2photo", steps=2000)       # (edges, photo) pairs made from bundled photos
+    p.translate("sketch.png")                                    # uint8 array, any image size
+    p.evaluate()                                                 # L1, PSNR, SSIM, sharpness on held-out pairs
+    p.figure(None, "before_after.png")                           # input | output | target
+    p.export("saved_models/edges2photo")                         # ONNX + SavedModel + metadata.json
+
+    u = UnpairedTranslator().fit("photo2cartoon", steps=2000)   # photos and cartoons of other photos
+    u.translate("photo.png", direction="a2b")                   # or "b2a"
+    u.export("saved_models/photo2cartoon")                       # .../a2b and .../b2a
+
+The names below are imported on first use (PEP 562), so that importing the package, as the command line does,
+does not start TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PairedTranslator", "UnpairedTranslator", "before_after_grid"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from apps.style_transfer import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'apps.style_transfer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
