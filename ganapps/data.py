@@ -1057,11 +1057,15 @@ def _check_crops_fit(images: list[np.ndarray], labels: list[str], size: int) -> 
     small = [f"{label} ({image.shape[0]}x{image.shape[1]})" for image, label in zip(images, labels)
              if min(image.shape[:2]) < size]
     if small:
-        listed = ", ".join(small[:_MAX_LISTED]) + (f" and {len(small) - _MAX_LISTED} more" if
-                                                   len(small) > _MAX_LISTED else "")
         raise _fail("size", f"a crop that fits every image of the source (crops are never resized; at most "
                             f"{min(min(image.shape[:2]) for image in images)})",
-                    f"{size}, larger than {len(small)} of {len(images)} images: {listed}")
+                    f"{size}, larger than {len(small)} of {len(images)} images: {_listed(small)}")
+
+
+def _listed(items: list[str]) -> str:
+    """The first few ``items`` joined, with how many more were left out."""
+    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+    return ", ".join(items[:_MAX_LISTED]) + more
 
 
 def _source_crops(source: Any, size: int, batch_size: int, num_crops: int, seed: int | None, flip: bool,
@@ -1477,12 +1481,6 @@ def paired_crops(
     return crops.map(lambda x: (x[..., :channels_a], x[..., channels_a:]))
 
 
-def _listed(items: list[str]) -> str:
-    """The first few ``items`` joined, with how many more were left out."""
-    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return ", ".join(items[:_MAX_LISTED]) + more
-
-
 def unpaired_crops(
     images_a: str | os.PathLike | Sequence[Any] | np.ndarray,
     images_b: str | os.PathLike | Sequence[Any] | np.ndarray,
@@ -1500,7 +1498,9 @@ def unpaired_crops(
 
     Args:
         images_a: domain A: a list of HxWxC (or HxW) images, uint8 0..255 or float [-1, 1], of any sizes (a 4-D
-            array is a list of its images), or a folder of images.
+            array is a list of its images), or a folder of images. No other strings: for the offline domains call
+            :func:`unpaired_domains`, for tensorflow-datasets' ``cycle_gan`` ones :func:`translation_tfds`, and
+            pass the lists they return.
         images_b: domain B, likewise.
         size: side of the square crops; every image must be at least this large.
         batch_size: crops of each domain per batch.
@@ -1522,11 +1522,31 @@ def unpaired_crops(
 
     size, batch_size, num_crops, seed, flip = _check_crop_arguments(size, batch_size, num_crops, seed, flip)
     channels = _check_channels(channels)
+    for argument, images in (("images_a", images_a), ("images_b", images_b)):
+        _check_domain_source(images, argument)
     seeds = [None, None] if seed is None else [int(s) for s in np.random.SeedSequence(seed).generate_state(2)]
     domains = [_source_crops(images, size, batch_size, num_crops, domain_seed, flip, channels, "image", None,
                              "train", argument) for images, domain_seed, argument in
                zip((images_a, images_b), seeds, ("images_a", "images_b"))]
     return tf.data.Dataset.zip(tuple(domains))
+
+
+def _check_domain_source(source: Any, argument: str) -> None:
+    """Refuse a string or path that is not a folder: :func:`random_crops` would read ``"photos"`` or a
+    tensorflow-datasets name as a whole dataset, not as one translation domain."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if text and path.is_dir():
+        return
+    if text and (path.exists() or _looks_like_path(text)):
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"{argument}: expected a list of images or a folder of images; got {text!r}, which "
+                                f"{what}")
+    raise _fail(argument, "a list of images or a folder of images (for the offline domains call "
+                          "unpaired_domains(task), for a tensorflow-datasets cycle_gan dataset translation_tfds(name), "
+                          "and pass the two lists they return)", f"{text!r}, which is no folder")
 
 
 def _images_by_stem(folder: Any, argument: str) -> dict[str, Any]:

@@ -293,7 +293,8 @@ class PixelNorm(layers.Layer):
 
     def __init__(self, epsilon: float = 1e-8, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(epsilon) and epsilon > 0):
             raise _checks.fail("epsilon", "a positive number", repr(epsilon))
         self.epsilon = float(epsilon)
 
@@ -429,7 +430,8 @@ class AdaIN(layers.Layer):
 
     def __init__(self, epsilon: float = 1e-5, kernel_initializer: str | dict = "glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(epsilon) and epsilon > 0):
             raise _checks.fail("epsilon", "a positive number", repr(epsilon))
         self.epsilon = float(epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -581,7 +583,8 @@ class InstanceNormalization(layers.Layer):
 
     def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(epsilon) and epsilon > 0):
             raise _checks.fail("epsilon", "a positive number", repr(epsilon))
         for argument, value in (("center", center), ("scale", scale)):
             if not isinstance(value, bool):
@@ -623,34 +626,42 @@ class InstanceNormalization(layers.Layer):
 @keras.saving.register_keras_serializable(package="ganapps")
 class SizeMultiple(layers.Layer):
     """Pass images through unchanged, refusing (with a ``ValueError``) a height or width that is not a multiple
-    of ``multiple``.
+    of ``multiple`` or is below ``minimum``.
 
     A U-Net's skip concatenations and a ResNet generator's output size need H and W divisible by the product of
-    their strides; without this layer a wrong size surfaces as a shape error deep inside the net, or silently as
-    an output of another size. The check runs wherever the size is known when the layer is called (eager calls,
-    ``fit`` on fixed-size crops); a graph traced with dynamic H and W (an ONNX or SavedModel export) contains
-    no check at all. The layer also records the multiple in the model, where :func:`ganapps.nets.size_multiple`
-    reads it.
+    their strides, and a net that reflect-pads its downsampled maps needs them large enough to mirror; without
+    this layer a wrong size surfaces as a shape error deep inside the net, or silently as an output of another
+    size. The check runs wherever the size is known when the layer is called (eager calls, ``fit`` on fixed-size
+    crops); a graph traced with dynamic H and W (an ONNX or SavedModel export) contains no check at all. The
+    layer also records the rule in the model, where :func:`ganapps.nets.size_multiple` and
+    :func:`ganapps.nets.unet.min_size` read it (and translations pad to it).
 
     Args:
         multiple: the required divisor of the height and the width.
+        minimum: the smallest height and width accepted (1: any multiple).
     """
 
-    def __init__(self, multiple: int, **kwargs):
+    def __init__(self, multiple: int, minimum: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.multiple = _checks.positive_int(multiple, "multiple")
+        self.minimum = _checks.positive_int(minimum, "minimum")
 
     def build(self, input_shape) -> None:
         _check_images(input_shape)
 
     def call(self, inputs):
         height, width = inputs.shape[1:3]
-        if any(size is not None and size % self.multiple for size in (height, width)):
+        sizes = [size for size in (height, width) if size is not None]
+        if any(size % self.multiple for size in sizes):
             raise _checks.fail("inputs", f"a height and width divisible by {self.multiple}", f"{height}x{width}")
+        if any(size < self.minimum for size in sizes):
+            raise _checks.fail("inputs", f"a height and width of at least {self.minimum} (and divisible by "
+                               f"{self.multiple}; pad smaller images, as the translation games do)",
+                               f"{height}x{width}")
         return inputs
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "multiple": self.multiple}
+        return {**super().get_config(), "multiple": self.multiple, "minimum": self.minimum}

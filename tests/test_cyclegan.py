@@ -257,10 +257,14 @@ def test_translate_pads_any_size_and_both_directions_export(trained, tmp_path):
     np.testing.assert_allclose(out, np.clip(keras.ops.convert_to_numpy(game.generator(padded))[:, 1:14, 1:11], -1, 1),
                                atol=1e-6)
     assert game.translate(x, "b2a").shape == (3, 13, 10, 3)
+    tiny = x[:, :3, :6]  # below the ResNet generator's 8 x 8 minimum: padded up to it, cropped back
+    padded = np.pad(tiny, ((0, 0), (2, 3), (1, 1), (0, 0)), mode="reflect")
+    np.testing.assert_allclose(game.translate(tiny), np.clip(keras.ops.convert_to_numpy(
+        game.generator(padded))[:, 2:5, 1:7], -1, 1), atol=1e-6)
     assert game.generator_for("a2b") is game.inference_generator is game.generator_ab
     assert game.generator_for("b2a") is game.generator_ba
     assert game.export_metadata("b2a") == {"task": "image_translation", "direction": "b2a", "in_channels": 3,
-                                           "out_channels": 3, "size_multiple": 4}
+                                           "out_channels": 3, "size_multiple": 4, "min_size": 8}
     metadata = export.export_generator(game.generator_for("b2a"), tmp_path / "b2a", formats=("onnx",),
                                        extra_metadata=game.export_metadata("b2a"))
     assert metadata["direction"] == "b2a" and metadata["dynamic_spatial"] is True
@@ -313,7 +317,7 @@ def test_identity_weight_zero_allows_domains_with_different_channels():
     assert game.pool_a.buffer.shape == (2, SIZE, SIZE, 1) and game.pool_b.buffer.shape == (2, SIZE, SIZE, 3)
     assert game.translate(gray).shape == (4, SIZE, SIZE, 3) and game.translate(colour, "b2a").shape[-1] == 1
     assert game.export_metadata() == {"task": "image_translation", "direction": "a2b", "in_channels": 1,
-                                      "out_channels": 3, "size_multiple": 4}
+                                      "out_channels": 3, "size_multiple": 4, "min_size": 8}
 
 
 def test_pool_image_shape_builds_the_pools_at_construction():
@@ -365,9 +369,12 @@ def test_errors_name_the_argument():
         game.fit(zeros, verbose=0)
     with pytest.raises(ValueError, match=r"x: expected a dataset of unpaired \(a, b\) image batches"):
         game.fit(tf.data.Dataset.from_tensor_slices(zeros).batch(2), verbose=0)
-    with pytest.raises(ValueError, match=r"x \(a\): expected images whose height and width are multiples of 4 .*; "
-                                         r"got 10x10"):
+    with pytest.raises(ValueError, match=r"x \(a\): expected images whose height and width are multiples of 4, at "
+                                         r"least 8 .*; got 10x10"):
         game.fit(np.zeros((2, 10, 10, 3), "float32"), np.zeros((2, 8, 8, 3), "float32"), verbose=0)
+    with pytest.raises(ValueError, match=r"y \(b\): expected images whose height and width are multiples of 4, at "
+                                         r"least 8 .*; got 4x4"):
+        game.fit(zeros, np.zeros((2, 4, 4, 3), "float32"), verbose=0)
     with pytest.raises(ValueError, match=r"y \(b\): expected images scaled to \[-1, 1\]"):
         game.fit(zeros, zeros + 2, verbose=0)
     assert not game.pool_a.built  # nothing was built from refused data

@@ -124,8 +124,9 @@ def test_l1_only_baseline_trains_the_generator_and_leaves_the_discriminator_unto
 
 @pytest.mark.parametrize("loss", ["non_saturating", "relativistic_average"])
 def test_one_step_follows_the_definitions_of_the_losses(loss):
-    """D judges concat([a, b]) (a first) as real and concat([a, G(a)]) as fake; G's loss is
-    adversarial_weight * adv + l1_weight * mean|G(a) - b|, with adv taken from the updated discriminator."""
+    """D judges concat([a, b]) (a first) as real and concat([a, G(a)]) as fake, its loss halved as in the paper's
+    code; G's loss is adversarial_weight * adv + l1_weight * mean|G(a) - b|, with adv taken from the updated
+    discriminator."""
     a, b = _inverted_pairs(4)
     generator = _conv_net(3, 3, "g", activation="tanh")
     discriminator = _conv_net(6, 1, "d", seed=1)
@@ -142,13 +143,23 @@ def test_one_step_follows_the_definitions_of_the_losses(loss):
     logs = {k: v[0] for k, v in logs.items()}
     np.testing.assert_allclose(logs["d_real"], want_d_real, rtol=1e-5)
     np.testing.assert_allclose(logs["d_fake"], np.mean(keras.ops.sigmoid(fake_logits).numpy()), rtol=1e-5)
-    np.testing.assert_allclose(logs["d_loss"], float(pair.discriminator_loss(real_logits, fake_logits)), rtol=1e-5)
+    np.testing.assert_allclose(logs["d_loss"], 0.5 * float(pair.discriminator_loss(real_logits, fake_logits)),
+                               rtol=1e-5)
     l1 = np.mean(np.abs(fake - b))
     np.testing.assert_allclose(logs["l1"], l1, rtol=1e-5)
     updated = game.discriminator  # the generator's loss uses the discriminator after its update
     adversarial = float(pair.generator_loss(updated(real_pair), updated(fake_pair)))
     np.testing.assert_allclose(logs["adversarial"], adversarial, rtol=1e-5)
     np.testing.assert_allclose(logs["g_loss"], 2.0 * adversarial + 7.0 * l1, rtol=1e-5)
+
+
+def test_a_tiny_unet_step_compiles_with_xla_and_learns():
+    a, b = _inverted_pairs(32)
+    game = _compile(Pix2Pix(_unet(depth=2), _patchgan(), seed=0), jit_compile=True)
+    history = game.fit(x=a, y=b, batch_size=8, epochs=4, verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+    assert history["l1"][-1] < 0.75 * history["l1"][0], history["l1"]
+    assert int(game.g_optimizer.iterations) == int(game.d_optimizer.iterations) == 16
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -208,17 +219,39 @@ def _reflecting_net() -> keras.Model:
     return keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(x))
 
 
+class _TwiceHalved(keras.Model):
+    """A subclassed net that applies one stride-2 convolution twice and upsamples 4x: its layers list one stride
+    of 2, but its multiple is 4, which only a measurement finds."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.down = keras.layers.Conv2D(3, 3, strides=2, padding="same")
+        self.up = keras.layers.UpSampling2D(4)
+
+    def call(self, x):
+        return self.up(self.down(self.down(x)))
+
+
 def test_size_multiple_is_read_from_the_nets_or_measured():
     resnet = nets.resnet_generator(3, 3, filters=4, blocks=1)
-    assert Pix2Pix(resnet, _patchgan()).size_multiple() == nets.size_multiple(resnet) == 4
-    assert Pix2Pix(_plain_unet(3), _patchgan()).size_multiple() == 8
+    game = Pix2Pix(resnet, _patchgan())
+    assert game.size_multiple() == nets.size_multiple(resnet) == 4 and game.export_metadata()["min_size"] == 8
+    tiny = _smooth_images(2, size=5, seed=7)[:, :3]  # 3 x 5: below the ResNet's 8 x 8, padded up to it
+    out = game.translate(tiny)
+    assert out.shape == (2, 3, 5, 3)
+    padded = np.pad(tiny, ((0, 0), (2, 3), (1, 2), (0, 0)), mode="reflect")
+    np.testing.assert_allclose(out, game.generator(padded, training=False).numpy()[:, 2:5, 1:6], atol=1e-6)
+    assert Pix2Pix(_plain_unet(3), _patchgan()).size_multiple() == 8  # read from its strides
     reflecting = Pix2Pix(_reflecting_net(), _patchgan())
     assert reflecting.size_multiple() == 4
     assert reflecting.translate(_smooth_images(1, size=12)).shape == (1, 12, 12, 3)
     x = keras.Input((None, None, 3))
+    measured = Pix2Pix(keras.Model(x, _TwiceHalved()(x)), _patchgan())
+    assert measured.size_multiple() == 4 and measured.translate(_smooth_images(1, size=6)).shape == (1, 6, 6, 3)
     shrinking = Pix2Pix(keras.Model(x, keras.layers.Conv2D(3, 3, strides=2, padding="same")(x)), _patchgan())
-    with pytest.raises(ValueError, match=r"generator: expected a fully convolutional image-to-image network"):
-        shrinking.size_multiple()
+    with pytest.raises(ValueError, match=r"generator: expected an image-to-image network that keeps its input's "
+                                         r"height and width; got one that maps 16x16 images to 8x8"):
+        shrinking.translate(_smooth_images(1))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -250,7 +283,7 @@ def test_keras_round_trip_keeps_weights_optimizers_and_translations(tmp_path):
 def test_export_writes_translation_metadata_and_a_dynamic_size_onnx(tmp_path):
     game = _game(in_channels=1, out_channels=3)
     assert game.export_metadata() == {"task": "image_translation", "direction": "a2b", "in_channels": 1,
-                                      "out_channels": 3, "size_multiple": 8}
+                                      "out_channels": 3, "size_multiple": 8, "min_size": 8}
     export.export_generator(game, tmp_path / "p2p", formats=("onnx",))
     metadata = json.loads((tmp_path / "p2p" / "metadata.json").read_text())
     assert metadata["task"] == "image_translation" and metadata["size_multiple"] == 8
@@ -312,7 +345,8 @@ def test_fit_and_translate_errors():
         game.fit(x=np.concatenate([a, a], -1), y=b, verbose=0)
     with pytest.raises(ValueError, match=r"x: expected a and b batches of the same number and size of images"):
         game.fit(x=a, y=_inverted_pairs(8, size=24)[1], verbose=0)
-    with pytest.raises(ValueError, match=r"x: expected images whose height and width are multiples of 8 .*; got 12x12"):
+    with pytest.raises(ValueError, match=r"x: expected images whose height and width are multiples of 8, at least 8 "
+                                         r".*; got 12x12"):
         game.fit(x=a[:, :12, :12], y=b[:, :12, :12], verbose=0)
     bad = a.copy()
     bad[0, 0, 0, 0] = np.nan

@@ -278,6 +278,18 @@ def test_unpaired_crops_errors_name_the_domain(tmp_path):
         data.unpaired_crops([], good, size=4)
     with pytest.raises(ValueError, match=r"^images_b: expected a folder with images"):
         data.unpaired_crops(good, tmp_path, size=4)
+    # strings that random_crops would read as whole datasets are no domains here: the error names the loaders
+    for name in ("photos", "cycle_gan/horse2zebra", ""):
+        with pytest.raises(ValueError, match=r"^images_a: expected a list of images or a folder of images \(for "
+                                             r"the offline domains call unpaired_domains\(task\), for a "
+                                             r"tensorflow-datasets cycle_gan dataset translation_tfds\(name\).*; "
+                                             r"got '.*', which is no folder"):
+            data.unpaired_crops(name, good, size=4)
+    with pytest.raises(FileNotFoundError, match=r"^images_b: expected .*; got '\./missing', which does not exist"):
+        data.unpaired_crops(good, "./missing", size=4)
+    (tmp_path / "image.png").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"^images_b: expected .*image.png', which is a file, not a folder"):
+        data.unpaired_crops(good, tmp_path / "image.png", size=4)
     with pytest.raises(ValueError, match=r"^channels: expected"):
         data.unpaired_crops(good, good, size=4, channels=2)
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from ganapps import export, nets
 from ganapps.layers import InstanceNormalization, ReflectionPadding2D, SizeMultiple
+from ganapps.nets.unet import min_size, pad_to_multiple
 
 TOL = 1e-4
 
@@ -86,6 +87,8 @@ def test_instance_norm_normalises_each_sample_and_channel_over_space():
     want = (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
     np.testing.assert_allclose(_np(layer(x)), want, atol=1e-4)
     np.testing.assert_allclose(_np(layer(x[1:2])), want[1:2], atol=1e-4)  # no batch statistics
+    np.testing.assert_allclose(_np(InstanceNormalization(epsilon=np.float32(1e-5))(x)), _np(InstanceNormalization()(x)),
+                               atol=1e-6)  # a NumPy scalar epsilon is a number too
     plain = InstanceNormalization(center=False, scale=False)
     np.testing.assert_allclose(_np(plain(x[:, :, :, :2].reshape(3, 15, 4))),
                                _np(InstanceNormalization()(x[:, :, :, :2].reshape(3, 15, 4))), atol=1e-6)
@@ -147,6 +150,33 @@ def test_unet_dropout_is_its_noise_source():
     np.testing.assert_array_equal(_np(quiet(x, training=True)), _np(quiet(x, training=True)))
 
 
+# -- the size rule ------------------------------------------------------------------------------------------------
+def test_size_rule_takes_the_least_common_multiple_of_nested_declarations_and_the_largest_minimum():
+    x = keras.Input((None, None, 3))
+    inner = keras.Model(x, SizeMultiple(6, minimum=7)(x))
+    outer = keras.Model(x, inner(SizeMultiple(4)(x)))
+    assert nets.size_multiple(outer) == 12 and min_size(outer) == 12  # 7 rounded up to a multiple of 12
+    assert nets.size_multiple(_tiny_unet()) == min_size(_tiny_unet()) == 8
+    encoder = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3, strides=2),
+                                keras.layers.MaxPooling2D(3, strides=3)])
+    assert nets.size_multiple(encoder) == min_size(encoder) == 6  # no declaration: the strides' product
+    layer = SizeMultiple(4, minimum=8)
+    assert SizeMultiple.from_config(layer.get_config()).minimum == 8
+
+
+def test_pad_to_multiple_reflects_centred_and_returns_the_crop_window():
+    x = _images(2, 5, 9, 3)
+    padded, (rows, cols) = pad_to_multiple(x, 4)
+    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (1, 2), (1, 2), (0, 0)), mode="reflect"))
+    np.testing.assert_array_equal(padded[:, rows, cols], x)
+    small, (rows, cols) = pad_to_multiple(x[:, :2, :1], 4, minimum=8)  # up to the minimum, even from 1 pixel
+    assert small.shape == (2, 8, 8, 3)
+    np.testing.assert_array_equal(small[:, rows, cols], x[:, :2, :1])
+    same, window = pad_to_multiple(x[:, :4, :8], 4)
+    np.testing.assert_array_equal(same, x[:, :4, :8])
+    assert window == (slice(0, 4), slice(0, 8))
+
+
 # -- ResNet generator ---------------------------------------------------------------------------------------------
 def test_resnet_generator_keeps_the_size_of_any_multiple_of_four():
     model = _tiny_resnet(in_channels=1, blocks=2)
@@ -159,6 +189,9 @@ def test_resnet_generator_keeps_the_size_of_any_multiple_of_four():
         assert out.shape == (2, h, w, 3) and np.abs(out).max() <= 1.0
     with pytest.raises(ValueError, match=r"divisible by 4; got 8x10"):
         model(_images(1, 8, 10, 1))
+    assert min_size(model) == 8  # its residual blocks reflect-pad quarter-resolution maps
+    with pytest.raises(ValueError, match=r"inputs: expected a height and width of at least 8 .*; got 4x8"):
+        model(_images(1, 4, 8, 1))
     assert "BatchNormalization" in [type(la).__name__ for la in _tiny_resnet(norm="batch").layers]
 
 
@@ -286,6 +319,10 @@ def test_generators_export_to_onnx_with_dynamic_height_and_width(build, tmp_path
     (lambda: InstanceNormalization(center=1), r"center: expected True or False; got 1"),
     (lambda: InstanceNormalization()(np.zeros((2, 4), "float32")), r"inputs: expected a batch of rank >= 3"),
     (lambda: SizeMultiple(0), r"multiple: expected a positive integer; got 0"),
+    (lambda: SizeMultiple(4, minimum=0), r"minimum: expected a positive integer; got 0"),
+    (lambda: InstanceNormalization(epsilon=np.float32("nan")), r"epsilon: expected a positive number; got .*nan"),
+    (lambda: pad_to_multiple(np.zeros((4, 4, 3)), 4),
+     r"images: expected a batch of shape .*; got shape \(4, 4, 3\)"),
     (lambda: nets.unet_generator(depth=0), r"depth: expected a positive integer; got 0"),
     (lambda: nets.unet_generator(dropout=1.0), r"dropout: expected a rate in \[0, 1\); got 1.0"),
     (lambda: nets.unet_generator(dropout_blocks=-1), r"dropout_blocks: expected a non-negative integer; got -1"),

@@ -49,8 +49,8 @@ from keras import ops
 from ganapps import _checks
 from ganapps import data as gdata
 from ganapps._state import SavesSeedState, derive_seed
-from ganapps.games.gan import GAN, _fmt, _optimizer, _replica
-from ganapps.nets import size_multiple
+from ganapps.games.gan import GAN, _check_size_rule, _first_pair, _fmt, _l1, _replica, _translate
+from ganapps.nets.unet import min_size, size_multiple
 
 DIRECTIONS = ("a2b", "b2a")
 NETWORKS = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
@@ -207,51 +207,21 @@ class CycleGAN(GAN):
         return None
 
     # -- compile / fit -----------------------------------------------------------------------------------
-    def compile(self, g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
-                d_optimizer: keras.optimizers.Optimizer | str | dict | None = None, **kwargs) -> None:
-        """Set one optimizer for both generators and one for both critics (default: Adam(2e-4, beta_1=0.5)
-        each, the paper's), built now over their variables so that saved optimizer state reloads into them.
-
-        Other keyword arguments (``jit_compile``, ``run_eagerly``, ``steps_per_execution``) go to
-        ``keras.Model.compile``.
-        """
-        for argument in ("optimizer", "loss", "metrics"):
-            if kwargs.pop(argument, None) is not None:
-                raise _checks.fail(argument, "None (a CycleGAN takes g_optimizer and d_optimizer here and its loss "
-                                   "in its constructor)", f"{argument}=...")
-        self.g_optimizer = self._loss_scaled(_optimizer(g_optimizer, "g_optimizer"))
-        self.d_optimizer = self._loss_scaled(_optimizer(d_optimizer, "d_optimizer"))
-        keras.Model.compile(self, optimizer=None, **kwargs)
-        self.g_optimizer.build(self._generator_variables())
-        self.d_optimizer.build(self._critic_variables())
-
+    # GAN.compile builds g_optimizer over both generators and d_optimizer over both critics through these hooks.
     def _generator_variables(self) -> list:
+        """Both generators' variables: one optimizer, one update, as in the paper."""
         return self.generator.trainable_variables + self.generator_ba.trainable_variables
 
     def _critic_variables(self) -> list:
+        """Both critics' variables."""
         return self.discriminator_a.trainable_variables + self.discriminator.trainable_variables
 
     def _check_data(self, x, y) -> None:
         """Check the first batch of unpaired ``(a, b)`` images and build the pools from its image size."""
-        if isinstance(x, tf.data.Dataset):
-            first = next(iter(x.take(1)), None)
-            if first is None:
-                raise _checks.fail("x", "a dataset with at least one batch", "an empty dataset")
-            if not isinstance(first, (tuple, list)) or len(first) < 2:
-                raise _checks.fail("x", "a dataset of unpaired (a, b) image batches", f"elements {x.element_spec}")
-            a, b = np.asarray(first[0]), np.asarray(first[1])
-        elif x is not None and y is not None and not hasattr(x, "__next__"):
-            a, b = np.asarray(x), np.asarray(y)
-        else:
-            raise _checks.fail("x", "a tf.data.Dataset of unpaired (a, b) batches, or arrays x=a and y=b",
-                               f"x of type {type(x).__name__} and y={'None' if y is None else type(y).__name__}")
+        a, b = _first_pair(x, y, "unpaired (a, b) image batches", "unpaired (a, b) batches, or arrays x=a and y=b")
         for argument, images, net in (("x (a)", a, self.generator), ("y (b)", b, self.generator_ba)):
             gdata.validate_images(images, argument=argument, expected_shape=tuple(net.input_shape[1:]))
-            multiple = size_multiple(net)
-            if images.shape[1] % multiple or images.shape[2] % multiple:
-                raise _checks.fail(argument, f"images whose height and width are multiples of {multiple} (the "
-                                   "generator's size multiple; crop the training images to such a size)",
-                                   f"{images.shape[1]}x{images.shape[2]}")
+            _check_size_rule(images, net, argument)
         self._build_pools(b.shape[1:3], a.shape[1:3])
 
     def _build_pools(self, a_fakes_size, b_fakes_size) -> None:
@@ -355,9 +325,9 @@ class CycleGAN(GAN):
         return self.generator if direction == "a2b" else self.generator_ba
 
     def translate(self, x: Any, direction: str = "a2b", batch_size: int = 16) -> np.ndarray:
-        """Translate a batch of images in ``direction`` at any height and width: sizes that are not a multiple of
-        the generator's :func:`ganapps.nets.size_multiple` are padded up to one by reflection, and the
-        translations cropped back.
+        """Translate a batch of images in ``direction`` at any height and width: sizes that break the generator's
+        size rule (a multiple of :func:`ganapps.nets.size_multiple`, at least :func:`ganapps.nets.unet.min_size`)
+        are padded up to one by reflection, and the translations cropped back.
 
         Args:
             x: images (batch, height, width, channels of the source domain) in [-1, 1].
@@ -367,17 +337,7 @@ class CycleGAN(GAN):
         Returns:
             float32 (batch, height, width, channels of the target domain) clipped to [-1, 1].
         """
-        net = self.generator_for(direction)
-        gdata.validate_images(x, argument="x", expected_shape=(None, None, net.input_shape[-1]))
-        batch_size = _checks.positive_int(batch_size, "batch_size")
-        x = np.asarray(x, dtype=np.float32)
-        multiple = size_multiple(net)
-        (h, w), pads = x.shape[1:3], [-x.shape[1] % multiple, -x.shape[2] % multiple]
-        before = [pad // 2 for pad in pads]
-        x = np.pad(x, [(0, 0)] + [(lo, pad - lo) for lo, pad in zip(before, pads)] + [(0, 0)], mode="reflect")
-        out = np.concatenate([ops.convert_to_numpy(net(x[i:i + batch_size], training=False))
-                              for i in range(0, len(x), batch_size)], axis=0)
-        return np.clip(out[:, before[0]:before[0] + h, before[1]:before[1] + w], -1.0, 1.0).astype(np.float32)
+        return _translate(self.generator_for(direction), x, batch_size, "x")
 
     def generate(self, n: int, *args, **kwargs):
         raise TypeError("CycleGAN.generate: a translation game does not sample from latents; "
@@ -386,10 +346,11 @@ class CycleGAN(GAN):
     def export_metadata(self, direction: str = "a2b") -> dict:
         """Keys for ``metadata.json`` of an exported generator (A -> B for the game itself; pass "b2a" with
         :meth:`generator_for` ``("b2a")``): its direction, channels, and the multiple its input height and width
-        must have (runtimes pad to it, as :meth:`translate` does)."""
+        must have and their minimum (runtimes pad to them, as :meth:`translate` does)."""
         net = self.generator_for(direction)
         return {"task": "image_translation", "direction": direction, "in_channels": int(net.input_shape[-1]),
-                "out_channels": int(net.output_shape[-1]), "size_multiple": size_multiple(net)}
+                "out_channels": int(net.output_shape[-1]), "size_multiple": size_multiple(net),
+                "min_size": min_size(net)}
 
     # -- serialisation -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -414,10 +375,6 @@ class CycleGAN(GAN):
         for key in NETWORKS:
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
-
-
-def _l1(x, y):
-    return ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
 
 
 def _image_channels(net, argument: str, what: str) -> int:

@@ -24,6 +24,7 @@ noise inputs of a style-based generator). Penalties (WGAN-GP, R1) are taken on t
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -35,6 +36,7 @@ from keras import ops
 from ganapps import _checks, latent, losses
 from ganapps._state import SavesSeedState
 from ganapps import data as gdata
+from ganapps.nets.unet import _all_layers, min_size, pad_to_multiple, size_multiple
 
 _DEFAULT_LR = 2e-4
 _DEFAULT_BETA_1 = 0.5
@@ -134,21 +136,30 @@ class GAN(SavesSeedState, keras.Model):
                 d_optimizer: keras.optimizers.Optimizer | str | dict | None = None, **kwargs) -> None:
         """Set each player's optimizer (default: Adam(2e-4, beta_1=0.5) each, as in DCGAN).
 
-        Other keyword arguments (``jit_compile``, ``run_eagerly``, ``steps_per_execution``) go to
-        ``keras.Model.compile``.
+        ``g_optimizer`` updates :meth:`_generator_variables`, ``d_optimizer`` :meth:`_critic_variables` (a game
+        with several generators or critics, such as CycleGAN, gives each optimizer all of them). Other keyword
+        arguments (``jit_compile``, ``run_eagerly``, ``steps_per_execution``) go to ``keras.Model.compile``.
         """
         for argument in ("optimizer", "loss", "metrics"):
             if kwargs.get(argument) is not None:
-                raise ValueError(f"{argument}: expected None (a GAN takes g_optimizer and d_optimizer here and its "
-                                 f"loss in its constructor); got {argument}={kwargs[argument]!r}")
+                raise _checks.fail(argument, f"None ({type(self).__name__} takes g_optimizer and d_optimizer here "
+                                   "and its loss in its constructor)", f"{argument}={kwargs[argument]!r}")
         self.g_optimizer = self._loss_scaled(_optimizer(g_optimizer, "g_optimizer"))
         self.d_optimizer = self._loss_scaled(_optimizer(d_optimizer, "d_optimizer"))
         kwargs.pop("optimizer", None)
         super().compile(optimizer=None, **kwargs)  # no third, unused optimizer
         # Build the optimizers now, so that saved optimizer state (a .keras file, a BackupAndRestore
         # checkpoint) loads into them instead of being skipped.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self._generator_variables())
+        self.d_optimizer.build(self._critic_variables())
+
+    def _generator_variables(self) -> list:
+        """The variables ``g_optimizer`` updates (a hook for games with more than one generator)."""
+        return self.generator.trainable_variables
+
+    def _critic_variables(self) -> list:
+        """The variables ``d_optimizer`` updates (a hook for games with more than one critic)."""
+        return self.discriminator.trainable_variables
 
     def _loss_scaled(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
         """Wrap in a LossScaleOptimizer under the mixed_float16 policy (float16 gradients underflow without
@@ -288,7 +299,7 @@ class GAN(SavesSeedState, keras.Model):
         real, condition = self._unpack(data)
         batch = ops.shape(real)[0]
         replicas, _ = _replica()
-        d_vars = self.discriminator.trainable_variables
+        d_vars = self._critic_variables()
 
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
@@ -335,7 +346,7 @@ class GAN(SavesSeedState, keras.Model):
 
     def _apply_generator_gradients(self, tape, scaled_loss) -> None:
         """One generator update from ``tape``'s (loss-scaled) ``scaled_loss``, then the EMA update if any."""
-        g_vars = self.generator.trainable_variables
+        g_vars = self._generator_variables()
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled_loss, g_vars), g_vars))
         if self.ema_generator is not None:
             self._update_ema()
@@ -364,14 +375,7 @@ class GAN(SavesSeedState, keras.Model):
 
     def _predict(self, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
         """Run the inference generator over ``inputs`` (one array per generator input) in batches."""
-        batch_size = _checks.positive_int(batch_size, "batch_size")
-        net = self.inference_generator
-        n = len(inputs[0])
-        outs = []
-        for i in range(0, n, batch_size):
-            chunk = [x[i:i + batch_size] for x in inputs]
-            outs.append(ops.convert_to_numpy(net(chunk if len(chunk) > 1 else chunk[0], training=False)))
-        return np.concatenate(outs, axis=0)
+        return _run_batches(self.inference_generator, inputs, batch_size)
 
     @property
     def inference_generator(self) -> keras.Model:
@@ -429,6 +433,91 @@ class GAN(SavesSeedState, keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _run_batches(net: keras.Model, inputs: list[np.ndarray], batch_size: int, training: bool = False) -> np.ndarray:
+    """``net`` over ``inputs`` (one array per input of the net) ``batch_size`` samples at a time, as NumPy."""
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    outs = []
+    for i in range(0, len(inputs[0]), batch_size):
+        chunk = [x[i:i + batch_size] for x in inputs]
+        outs.append(ops.convert_to_numpy(net(chunk if len(chunk) > 1 else chunk[0], training=training)))
+    return np.concatenate(outs, axis=0)
+
+
+# -- helpers of the paired and image-to-image games (SRGAN, Pix2Pix, CycleGAN) -----------------------------------
+def _first_pair(x, y, elements: str, arrays: str) -> tuple[np.ndarray, np.ndarray]:
+    """The first batch of two-part data that ``fit`` was given: a dataset's first ``(first, second)`` element, or
+    the arrays ``x`` and ``y``. ``elements`` and ``arrays`` say what the game takes, for the errors: a dataset of
+    ``elements``, or a tf.data.Dataset of ``arrays``."""
+    if isinstance(x, tf.data.Dataset):
+        first = next(iter(x.take(1)), None)
+        if first is None:
+            raise _checks.fail("x", "a dataset with at least one batch", "an empty dataset")
+        if not isinstance(first, (tuple, list)) or len(first) < 2:
+            raise _checks.fail("x", f"a dataset of {elements}", f"elements {x.element_spec}")
+        return np.asarray(first[0]), np.asarray(first[1])
+    if x is not None and y is not None and not hasattr(x, "__next__"):
+        return np.asarray(x), np.asarray(y)
+    raise _checks.fail("x", f"a tf.data.Dataset of {arrays}",
+                       f"x of type {type(x).__name__} and y={'None' if y is None else type(y).__name__}")
+
+
+def _l1_and_psnr(fake, target):
+    """(mean absolute error, mean per-image PSNR in dB) of images in [-1, 1], in float32; the PSNR clips ``fake`` to
+    the range first, as a saved image would be."""
+    fake32, target32 = ops.cast(fake, "float32"), ops.cast(target, "float32")
+    mse = ops.mean(ops.square(ops.clip(fake32, -1.0, 1.0) - target32), axis=(1, 2, 3))
+    psnr = ops.mean(10.0 * ops.log(4.0 / ops.maximum(mse, 1e-10)) / np.log(10.0))
+    return _l1(fake32, target32), psnr
+
+
+def _l1(x, y):
+    """The mean absolute difference of ``x`` and ``y``, in float32."""
+    return ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))
+
+
+def _check_size_rule(images: np.ndarray, net: keras.Model, argument: str) -> None:
+    """Refuse training images whose height or width breaks ``net``'s size rule (size multiple and minimum)."""
+    multiple, minimum = size_multiple(net), min_size(net)
+    h, w = images.shape[1:3]
+    if h % multiple or w % multiple or min(h, w) < minimum:
+        raise _checks.fail(argument, f"images whose height and width are multiples of {multiple}, at least {minimum} "
+                           "(the generator's size rule; crop the training images to such a size)", f"{h}x{w}")
+
+
+def _translate(net: keras.Model, images: Any, batch_size: int, argument: str, stochastic: bool = False) -> np.ndarray:
+    """``net``'s translations of ``images`` of any height and width, as float32 clipped to [-1, 1].
+
+    The images are padded by reflection to the net's size rule (:func:`ganapps.nets.size_multiple`,
+    :func:`ganapps.nets.unet.min_size`) with :func:`ganapps.nets.unet.pad_to_multiple`, translated in batches
+    and cropped back. ``stochastic`` runs the net in training mode (dropout on) with its batch-normalisation layers
+    frozen, so they use their moving statistics and leave them unchanged.
+    """
+    gdata.validate_images(images, argument=argument, expected_shape=(None, None, net.input_shape[-1]))
+    images = np.asarray(images, dtype=np.float32)
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    padded, (rows, cols) = pad_to_multiple(images, size_multiple(net), min_size(net))
+    with _frozen_batch_norm(net) if stochastic else contextlib.nullcontext():
+        out = _run_batches(net, [padded], batch_size, training=stochastic)
+    if out.shape[1:3] != padded.shape[1:3]:
+        raise _checks.fail("generator", "an image-to-image network that keeps its input's height and width",
+                           f"one that maps {padded.shape[1]}x{padded.shape[2]} images to {out.shape[1]}x{out.shape[2]}")
+    return np.clip(out[:, rows, cols], -1.0, 1.0).astype(np.float32)
+
+
+@contextlib.contextmanager
+def _frozen_batch_norm(net: keras.Model):
+    """Hold ``net``'s trainable batch-normalisation layers in inference mode (frozen) for a training-mode call."""
+    frozen = [layer for layer in _all_layers(net)
+              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    for layer in frozen:
+        layer.trainable = False
+    try:
+        yield
+    finally:
+        for layer in frozen:
+            layer.trainable = True
 
 
 def _check_models(generator, discriminator) -> None:

@@ -8,19 +8,30 @@ each receptive field on its own); every logit counts as one decision in the loss
 
     adversarial_weight * L_adv(D(a, G(a))) + l1_weight * mean |G(a) - b|
 
-(1 and 100 in the paper). ``adversarial_weight=0`` is the L1-only baseline: the discriminator is neither run nor
-updated. Each step runs the generator once; the discriminator learns on that output (detached), then the updated
-discriminator judges it for the generator's loss, as the reference implementation does.
+(1 and 100 in the paper); the discriminator minimises ``0.5 * L_D(D(a, b), D(a, G(a)))``, halved as in the
+paper's code (and CycleGAN), which slows it relative to the generator. ``adversarial_weight=0`` is the L1-only
+baseline: the discriminator is neither run nor updated. Each step runs the generator once; the discriminator
+learns on that output (detached), then the updated discriminator judges it for the generator's loss, as the
+reference implementation does.
 
 ``fit`` takes ``(a, b)`` pairs: a ``tf.data.Dataset`` of pairs (see :func:`ganapps.data.paired_crops`) or
 ``fit(x=a, y=b)`` arrays, both NHWC in [-1, 1] with the same height and width; ``evaluate`` and
 ``fit(validation_data=...)`` report the L1 distance and PSNR of the translations.
 
-Size multiple: a U-Net of depth d takes heights and widths that are multiples of 2**d (``nets.unet_multiple(d)``),
-a CycleGAN ResNet generator multiples of 4. The game assumes no architecture: it measures the multiple on its
-generator (:meth:`Pix2Pix.size_multiple`), and :meth:`Pix2Pix.translate` pads other sizes up to it by reflection
-and crops the result back, so images of any size can be translated. The generator must therefore be fully
-convolutional, with a dynamic height and width (``keras.Input((None, None, channels))``).
+Size rule: a U-Net of depth d takes heights and widths that are multiples of 2**d (``nets.unet_multiple(d)``),
+a CycleGAN ResNet generator multiples of 4 of at least 8. The game assumes no architecture: it reads the rule off
+its generator (:func:`ganapps.nets.size_multiple`, :func:`ganapps.nets.unet.min_size`), and
+:meth:`Pix2Pix.translate` pads other sizes up to it by reflection and crops the result back, so images of any
+size can be translated. The generator must therefore be fully convolutional, with a dynamic height and width
+(``keras.Input((None, None, channels))``).
+
+Batch normalisation (the paper's U-Net and PatchGAN) normalises each training batch by its own statistics, while
+:meth:`Pix2Pix.translate`, ``evaluate`` and exports use the moving averages. With the paper's batch size of 1
+those two differ most: a batch's statistics are one image's, which the averages over many images need not match,
+so translations can come out with shifted contrast or colour (the reference implementation sidesteps this by
+translating in training mode). ``norm="instance"`` in :func:`ganapps.nets.unet_generator` (and
+:func:`ganapps.nets.patchgan_discriminator`) is the remedy: per-image statistics, the same in training and at
+inference. Batches of 8 or more keep batch normalisation's averages close to what training saw.
 """
 
 from __future__ import annotations
@@ -34,11 +45,11 @@ from keras import ops
 
 from ganapps import _checks
 from ganapps import data as gdata
-from ganapps.games.gan import GAN, _check_models, _fmt, _replica
-from ganapps.layers import SizeMultiple
+from ganapps.games.gan import (GAN, _check_models, _check_size_rule, _first_pair, _fmt, _l1_and_psnr, _replica,
+                               _translate)
+from ganapps.nets.unet import min_size, size_multiple
 
 _GAN_ONLY = ("d_steps", "gradient_penalty", "r1", "augment", "label_smoothing")  # GAN arguments Pix2Pix refuses
-_MAX_MULTIPLE = 1024  # the largest size multiple measured: a U-Net of depth 10
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
@@ -79,7 +90,6 @@ class Pix2Pix(GAN):
         self.adversarial_weight = adversarial_weight
         self.in_channels = int(generator.input_shape[-1])
         self.out_channels = int(generator.output_shape[-1])
-        self._size_multiple: int | None = None
         self.adversarial_tracker = keras.metrics.Mean(name="adversarial")
         self.l1_tracker = keras.metrics.Mean(name="l1")
         self.psnr_tracker = keras.metrics.Mean(name="psnr")
@@ -108,19 +118,10 @@ class Pix2Pix(GAN):
         return None
 
     def size_multiple(self) -> int:
-        """The generator's size multiple: the heights and widths it translates are its multiples.
-
-        Read from the generator's :class:`ganapps.layers.SizeMultiple` layer when it has one (the U-Net and
-        ResNet builders of :mod:`ganapps.nets` add one). Otherwise measured with a few eager forward passes of
-        zeros: the smallest power of two ``m`` (up to 1024) such that ``m x m`` and ``m x 2m`` images come back at
-        their own size, then halved while ``3m/2 x 3m/2`` images do too. The halving finds the true multiple of a
-        net that needs room at its bottleneck (reflection padding refuses 1-pixel maps): with two stride-2
-        convolutions such a net fails at 4 x 4, yet its multiple is 4, as 12 x 12 shows. A net whose multiple is
-        not a power of two needs a ``SizeMultiple`` layer. Either way the result is cached.
-        """
-        if self._size_multiple is None:
-            self._size_multiple = _measure_size_multiple(self.generator)
-        return self._size_multiple
+        """The generator's size multiple: the heights and widths it translates are its multiples
+        (:func:`ganapps.nets.size_multiple`: declared by a ``SizeMultiple`` layer, read from the strides, or
+        measured)."""
+        return size_multiple(self.generator)
 
     # -- fit -----------------------------------------------------------------------------------------------
     @property
@@ -138,23 +139,12 @@ class Pix2Pix(GAN):
         return data[0], data[1]
 
     def _check_data(self, x, y) -> None:
-        if isinstance(x, tf.data.Dataset):
-            first = next(iter(x.take(1)), None)
-            if first is None:
-                raise _checks.fail("x", "a dataset with at least one batch", "an empty dataset")
-            if not isinstance(first, (tuple, list)) or len(first) < 2:
-                raise _checks.fail("x", "a dataset of (a, b) image pairs", f"elements {x.element_spec}")
-            a, b = np.asarray(first[0]), np.asarray(first[1])
-        elif x is not None and y is not None and not hasattr(x, "__next__"):
-            a, b = np.asarray(x), np.asarray(y)
-        else:
-            raise _checks.fail("x", "a tf.data.Dataset of (a, b) pairs, or arrays x=a and y=b",
-                               f"x of type {type(x).__name__} and y={'None' if y is None else type(y).__name__}")
-        self.check_pair(a, b)
+        self.check_pair(*_first_pair(x, y, "(a, b) image pairs", "(a, b) pairs, or arrays x=a and y=b"))
 
     def check_pair(self, a: np.ndarray, b: np.ndarray) -> None:
         """Check one batch of (a, b) pairs for this game: NHWC in [-1, 1], finite, the generator's input and
-        output channels, one batch size and image size, and a size that is a multiple of :meth:`size_multiple`."""
+        output channels, one batch size and image size, and a size that keeps the generator's size rule (a
+        multiple of :meth:`size_multiple`, at least its minimum)."""
         gdata.validate_images(a, argument="x (a)", expected_shape=(None, None, self.in_channels))
         gdata.validate_images(b, argument="y (b)", expected_shape=(None, None, self.out_channels))
         if a.shape[:3] != b.shape[:3]:
@@ -164,18 +154,7 @@ class Pix2Pix(GAN):
         if any(d is not None and d != s for d, s in zip(d_size, a.shape[1:3])):
             raise _checks.fail("x", f"images of the discriminator's size {_fmt(d_size)}",
                                f"{a.shape[1]}x{a.shape[2]}")
-        multiple = self.size_multiple()
-        if a.shape[1] % multiple or a.shape[2] % multiple:
-            raise _checks.fail("x", f"images whose height and width are multiples of {multiple} (the generator's "
-                               "size multiple; crop the training images to such a size)",
-                               f"{a.shape[1]}x{a.shape[2]}")
-
-    def _l1_and_psnr(self, fake, b):
-        fake32, b32 = ops.cast(fake, "float32"), ops.cast(b, "float32")
-        l1 = ops.mean(ops.abs(fake32 - b32))
-        mse = ops.mean(ops.square(ops.clip(fake32, -1.0, 1.0) - b32), axis=(1, 2, 3))
-        psnr = ops.mean(10.0 * ops.log(4.0 / ops.maximum(mse, 1e-10)) / np.log(10.0))
-        return l1, psnr
+        _check_size_rule(a, self.generator, "x")
 
     def _pair_logits(self, a, b):
         """The discriminator's logits on the pairs (a, b), stacked on the channel axis with ``a`` first. Always in
@@ -188,20 +167,20 @@ class Pix2Pix(GAN):
         if not self.adversarial_weight:
             return self._l1_step(a, b)
         replicas, _ = _replica()
-        d_vars = self.discriminator.trainable_variables
+        d_vars = self._critic_variables()
         with tf.GradientTape() as g_tape:
             fake = self.generator(a, training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as tape:
                     real_logits = self._pair_logits(a, b)
                     fake_logits = self._pair_logits(a, ops.stop_gradient(fake))
-                    d_loss = self.d_adversarial_loss(real_logits, fake_logits)
+                    d_loss = 0.5 * self.d_adversarial_loss(real_logits, fake_logits)
                     scaled = self.d_optimizer.scale_loss(d_loss / replicas)
                 self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
             fake_logits_g = self._pair_logits(a, fake)
             real_logits_g = self._pair_logits(a, b) if self.adversarial_loss.generator_uses_real else real_logits
             adversarial = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
-            l1, psnr = self._l1_and_psnr(fake, b)
+            l1, psnr = _l1_and_psnr(fake, b)
             g_loss = self.adversarial_weight * adversarial + self.l1_weight * l1
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         self._apply_generator_gradients(g_tape, scaled)
@@ -219,7 +198,7 @@ class Pix2Pix(GAN):
         """The L1-only baseline's step: the discriminator is not run (its batch statistics stay as they are)."""
         replicas, _ = _replica()
         with tf.GradientTape() as tape:
-            l1, psnr = self._l1_and_psnr(self.generator(a, training=True), b)
+            l1, psnr = _l1_and_psnr(self.generator(a, training=True), b)
             g_loss = self.l1_weight * l1
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         self._apply_generator_gradients(tape, scaled)
@@ -232,7 +211,7 @@ class Pix2Pix(GAN):
         """L1 distance and PSNR of the inference generator's translations of ``(a, b)`` pairs (``evaluate``,
         ``fit(validation_data=...)``), with dropout off."""
         a, b = self._pair(data)
-        l1, psnr = self._l1_and_psnr(self.inference_generator(a, training=False), b)
+        l1, psnr = _l1_and_psnr(self.inference_generator(a, training=False), b)
         self.l1_tracker.update_state(l1)
         self.psnr_tracker.update_state(psnr)
         return {"l1": self.l1_tracker.result(), "psnr": self.psnr_tracker.result()}
@@ -241,8 +220,9 @@ class Pix2Pix(GAN):
     def translate(self, a: Any, batch_size: int = 16, stochastic: bool = False) -> np.ndarray:
         """Translate a batch of images from A to B, at any height and width.
 
-        Images whose size is not a multiple of :meth:`size_multiple` are padded by reflection up to one and the
-        translation is cropped back, so the output has the input's height and width.
+        Images whose size breaks the generator's size rule (a multiple of :meth:`size_multiple`, at least its
+        minimum) are padded by reflection up to one and the translation is cropped back, so the output has the
+        input's height and width.
 
         Args:
             a: images (batch, height, width, C_a) in [-1, 1].
@@ -254,46 +234,21 @@ class Pix2Pix(GAN):
         Returns:
             float32 (batch, height, width, C_b) clipped to [-1, 1].
         """
-        gdata.validate_images(a, argument="a", expected_shape=(None, None, self.in_channels))
-        a = np.asarray(a, dtype=np.float32)
-        batch_size = _checks.positive_int(batch_size, "batch_size")
         if not isinstance(stochastic, bool):
             raise _checks.fail("stochastic", "True or False", repr(stochastic))
-        h, w = a.shape[1:3]
-        multiple = self.size_multiple()
-        pad_h, pad_w = -h % multiple, -w % multiple
-        top, left = pad_h // 2, pad_w // 2
-        padded = np.pad(a, ((0, 0), (top, pad_h - top), (left, pad_w - left), (0, 0)), mode="reflect")
-        if stochastic:
-            out = self._predict_with_dropout(padded, batch_size)
-        else:
-            out = self._predict([padded], batch_size)
-        return np.clip(out[:, top:top + h, left:left + w], -1.0, 1.0).astype(np.float32)
-
-    def _predict_with_dropout(self, a: np.ndarray, batch_size: int) -> np.ndarray:
-        """The inference generator in training mode, with its batch-normalisation layers held in inference mode:
-        dropout samples, the moving statistics are used and left as they are."""
-        net = self.inference_generator
-        frozen = [layer for layer in _all_layers(net)
-                  if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
-        for layer in frozen:
-            layer.trainable = False
-        try:
-            return np.concatenate([ops.convert_to_numpy(net(a[i:i + batch_size], training=True))
-                                   for i in range(0, len(a), batch_size)], axis=0)
-        finally:
-            for layer in frozen:
-                layer.trainable = True
+        return _translate(self.inference_generator, a, batch_size, "a", stochastic=stochastic)
 
     def generate(self, n: int, *args, **kwargs):
         raise TypeError("Pix2Pix.generate: a translation game does not sample from latents; "
                         "call game.translate(images)")
 
     def export_metadata(self) -> dict:
-        """Keys for ``metadata.json`` when this game is exported: what the exported generator translates, and
-        the multiple its input height and width must have (runtimes pad to it, as :meth:`translate` does)."""
+        """Keys for ``metadata.json`` when this game is exported: what the exported generator translates, the
+        multiple its input height and width must have and their minimum (runtimes pad to them, as
+        :meth:`translate` does)."""
         return {"task": "image_translation", "direction": "a2b", "in_channels": self.in_channels,
-                "out_channels": self.out_channels, "size_multiple": self.size_multiple()}
+                "out_channels": self.out_channels, "size_multiple": self.size_multiple(),
+                "min_size": min_size(self.generator)}
 
     # -- serialisation -------------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -302,39 +257,3 @@ class Pix2Pix(GAN):
             config.pop(key, None)
         config.update({"l1_weight": self.l1_weight, "adversarial_weight": self.adversarial_weight})
         return config
-
-
-def _keeps_size(net: keras.Model, channels: int, h: int, w: int) -> bool:
-    """Whether ``net`` maps an ``h x w`` image to one of the same size (False if it refuses the size)."""
-    try:
-        out = net(np.zeros((1, h, w, channels), np.float32), training=False)
-    except Exception:  # noqa: BLE001  (a net refuses a size with whatever error its layers raise)
-        return False
-    return tuple(out.shape[1:3]) == (h, w)
-
-
-def _measure_size_multiple(net: keras.Model) -> int:
-    """See :meth:`Pix2Pix.size_multiple`."""
-    declared = [layer.multiple for layer in _all_layers(net) if isinstance(layer, SizeMultiple)]
-    if declared:
-        return max(declared)
-    channels = int(net.input_shape[-1])
-    multiple = 1
-    while not (_keeps_size(net, channels, multiple, multiple) and _keeps_size(net, channels, multiple, 2 * multiple)):
-        multiple *= 2
-        if multiple > _MAX_MULTIPLE:
-            raise _checks.fail("generator", "a fully convolutional image-to-image network that keeps the size of "
-                               f"images whose height and width are a power of two up to {_MAX_MULTIPLE}",
-                               "a network that changes or refuses every such size")
-    while multiple > 1 and _keeps_size(net, channels, 3 * multiple // 2, 3 * multiple // 2):
-        multiple //= 2
-    return multiple
-
-
-def _all_layers(net: keras.layers.Layer) -> list:
-    """Every layer inside ``net``, nested models included."""
-    found = []
-    for layer in getattr(net, "layers", []):
-        found.append(layer)
-        found.extend(_all_layers(layer))
-    return found

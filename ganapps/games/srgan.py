@@ -37,7 +37,7 @@ from keras import ops
 from ganapps import _checks, losses
 from ganapps import data as gdata
 from ganapps.games._phases import Phased
-from ganapps.games.gan import GAN, _check_models, _fmt, _replica
+from ganapps.games.gan import GAN, _check_models, _first_pair, _fmt, _l1_and_psnr, _replica
 from ganapps.nets.vgg import vgg19_features
 
 PHASES = ("psnr", "adversarial")
@@ -192,19 +192,8 @@ class SRGAN(Phased, GAN):
         return super().make_train_function(force)
 
     def _check_data(self, x, y) -> None:
-        if isinstance(x, tf.data.Dataset):
-            first = next(iter(x.take(1)), None)
-            if first is None:
-                raise _checks.fail("x", "a dataset with at least one batch", "an empty dataset")
-            if not isinstance(first, (tuple, list)) or len(first) < 2:
-                raise _checks.fail("x", "a dataset of (low_resolution, high_resolution) pairs",
-                                   f"elements {x.element_spec}")
-            low, high = np.asarray(first[0]), np.asarray(first[1])
-        elif x is not None and y is not None and not hasattr(x, "__next__"):
-            low, high = np.asarray(x), np.asarray(y)
-        else:
-            raise _checks.fail("x", "a tf.data.Dataset of (low, high) pairs, or arrays x=low and y=high",
-                               f"x of type {type(x).__name__} and y={'None' if y is None else type(y).__name__}")
+        low, high = _first_pair(x, y, "(low_resolution, high_resolution) pairs",
+                                "(low, high) pairs, or arrays x=low and y=high")
         check_pair(low, high, self.scale, self._sample_shape())
 
     def train_step(self, data):
@@ -213,18 +202,11 @@ class SRGAN(Phased, GAN):
             return self._psnr_step(low, high)
         return self._adversarial_step(low, high)
 
-    def _pixel_and_psnr(self, fake, high):
-        fake32, high32 = ops.cast(fake, "float32"), ops.cast(high, "float32")
-        pixel = ops.mean(ops.abs(fake32 - high32))
-        mse = ops.mean(ops.square(ops.clip(fake32, -1.0, 1.0) - high32), axis=(1, 2, 3))
-        psnr = ops.mean(10.0 * ops.log(4.0 / ops.maximum(mse, 1e-10)) / np.log(10.0))
-        return pixel, psnr
-
     def _psnr_step(self, low, high):
         replicas, _ = _replica()
         with tf.GradientTape() as tape:
             fake = self.generator(low, training=True)
-            pixel, psnr = self._pixel_and_psnr(fake, high)
+            pixel, psnr = _l1_and_psnr(fake, high)
             scaled = self.g_optimizer.scale_loss(pixel / replicas)
         self._apply_generator_gradients(tape, scaled)
         self.pixel_tracker.update_state(pixel)
@@ -234,7 +216,7 @@ class SRGAN(Phased, GAN):
     def _adversarial_step(self, low, high):
         replicas, _ = _replica()
         batch = ops.shape(high)[0]
-        d_vars = self.discriminator.trainable_variables
+        d_vars = self._critic_variables()
         # One generator pass serves both players: the discriminator learns on it (without a path back into the
         # generator), then the updated discriminator judges it for the generator's loss.
         with tf.GradientTape() as g_tape:
@@ -253,7 +235,7 @@ class SRGAN(Phased, GAN):
             real_logits_g = self.discriminator(high, training=False) if self.adversarial_loss.generator_uses_real \
                 else real_logits
             adversarial = self.adversarial_loss.generator_loss(real_logits_g, fake_logits_g)
-            pixel, psnr = self._pixel_and_psnr(fake, high)
+            pixel, psnr = _l1_and_psnr(fake, high)
             perceptual = self.perceptual_loss(fake, high)
             g_loss = (self.pixel_weight * pixel + self.perceptual_weight * perceptual
                       + self.adversarial_weight * adversarial)
@@ -277,7 +259,7 @@ class SRGAN(Phased, GAN):
         """Pixel loss and PSNR of the inference generator on ``(low, high)`` pairs (``evaluate``,
         ``fit(validation_data=...)``)."""
         high, low = self._unpack(data)
-        pixel, psnr = self._pixel_and_psnr(self.inference_generator(low, training=False), high)
+        pixel, psnr = _l1_and_psnr(self.inference_generator(low, training=False), high)
         self.pixel_tracker.update_state(pixel)
         self.psnr_tracker.update_state(psnr)
         return {"pixel": self.pixel_tracker.result(), "psnr": self.psnr_tracker.result()}

@@ -18,7 +18,7 @@ from ganapps.nets.resnet import resnet_generator
 from ganapps.nets.srresnet import sr_discriminator, srresnet_generator
 from ganapps.nets.style import (compose_style_generator, num_style_layers, style_generator, style_mapping,
                                  style_parts, style_synthesis)
-from ganapps.nets.unet import size_multiple, unet_generator, unet_multiple
+from ganapps.nets.unet import min_size, pad_to_multiple, size_multiple, unet_generator, unet_multiple
 from ganapps.nets.vgg import vgg19_features
 
 __all__ = ["conditional_generator", "conditional_discriminator", "acgan_discriminator", "infogan_discriminator",
@@ -29,5 +29,6 @@ __all__ = ["conditional_generator", "conditional_discriminator", "acgan_discrimi
            "progressive_generator", "progressive_discriminator",
            "style_generator", "style_mapping", "style_synthesis", "compose_style_generator", "style_parts",
            "num_style_layers", "srresnet_generator", "sr_discriminator", "vgg19_features",
-           "unet_generator", "unet_multiple", "size_multiple", "patchgan_discriminator", "patchgan_receptive_field",
+           "unet_generator", "unet_multiple", "size_multiple", "min_size", "pad_to_multiple", "patchgan_discriminator",
+           "patchgan_receptive_field",
            "resnet_generator"]

@@ -8,7 +8,9 @@ between domains needs; reflection padding keeps the borders free of the dark fra
 
 Fully convolutional: images of any height and width that are multiples of 4 and at least 8 (the residual
 blocks reflect-pad their quarter-resolution maps by one pixel, which needs two), exported to ONNX with dynamic
-height and width. A :class:`ganapps.layers.SizeMultiple` layer after the input refuses other multiples.
+height and width. A :class:`ganapps.layers.SizeMultiple` layer after the input refuses other sizes (and tells
+:func:`ganapps.nets.size_multiple` and :func:`ganapps.nets.unet.min_size` the rule, to which the translation
+games pad smaller images).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ganapps.layers import ReflectionPadding2D, SizeMultiple
 from ganapps.nets.unet import _check_norm, init, normalize
 
 MULTIPLE = 4
+MINIMUM = 8  # quarter-resolution maps of 2 x 2, the least that a 1-pixel reflection padding can mirror
 
 
 def _conv_norm(x, filters: int, kernel: int, norm: str | None, name: str, strides: int = 1, relu: bool = True,
@@ -58,7 +61,7 @@ def resnet_generator(in_channels: int = 3, out_channels: int = 3, filters: int =
     norm = _check_norm(norm)
 
     inputs = keras.Input((None, None, in_channels), name="image")
-    x = SizeMultiple(MULTIPLE, name="size_check")(inputs)
+    x = SizeMultiple(MULTIPLE, minimum=MINIMUM, name="size_check")(inputs)
     x = _conv_norm(x, filters, 7, norm, "head", reflect=True)
     for i in range(2):
         x = _conv_norm(x, filters * 2 ** (i + 1), 3, norm, f"down{i}", strides=2)

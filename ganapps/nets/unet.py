@@ -10,11 +10,19 @@ The net is fully convolutional: it translates images of any height and width tha
 ``2 ** depth`` (:func:`unet_multiple`; 256 for the paper's depth 8 at 256x256), and exports to ONNX with dynamic
 height and width (transposed convolutions, no bilinear resizing). A :class:`ganapps.layers.SizeMultiple` layer
 after the input refuses other sizes with a ``ValueError`` and tells :func:`size_multiple` the multiple.
+
+This module also holds what every image-to-image net shares: the normalisation choices, the weight
+initialisation, and the size rule (:func:`size_multiple`, :func:`min_size`, and :func:`pad_to_multiple`,
+with which the translation games and runtimes bring images of any size to one the net accepts).
 """
 
 from __future__ import annotations
 
+import math
+import weakref
+
 import keras
+import numpy as np
 from keras import layers
 
 from ganapps import _checks
@@ -50,11 +58,14 @@ def init() -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def _all_layers(model: keras.Model):
+def _all_layers(model: keras.Model) -> list:
+    """Every layer inside ``model``, nested models and their layers included."""
+    found = []
     for layer in model.layers:
-        yield layer
+        found.append(layer)
         if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
+            found.extend(_all_layers(layer))
+    return found
 
 
 def unet_multiple(depth: int) -> int:
@@ -65,22 +76,115 @@ def unet_multiple(depth: int) -> int:
 def size_multiple(model: keras.Model) -> int:
     """The number that ``model``'s input height and width must be multiples of.
 
-    Read from the model's :class:`ganapps.layers.SizeMultiple` layer (the U-Net and ResNet builders add one);
-    for other models, the product of the strides of its strided convolutions and poolings, which is exact for
-    a chain of downsamplings such as SRResNet (1) or an encoder, and an upper bound for branched nets.
+    Read from the model's :class:`ganapps.layers.SizeMultiple` layers (the U-Net and ResNet builders add one):
+    the least common multiple of those they hold, nested models' included. Otherwise, for a model built from
+    layers (functional or ``Sequential``, nested ones too), the product of the strides of its strided
+    convolutions and poolings, which is exact for a chain of downsamplings such as SRResNet (1), an encoder or a
+    U-Net, and an upper bound for nets that branch into separately downsampled paths. A model whose strides
+    cannot be read that way (a subclassed model with its own ``call``, a ``Lambda`` layer, nested ones too) is
+    measured instead, once (the result is cached), with eager forward passes of zeros: the smallest power of two
+    ``m`` (up to 1024) such that ``m x m`` and ``m x 2m`` images come back at their own size, then halved while
+    ``3m/2 x 3m/2`` images do too; the halving finds the true multiple of a net that needs room at its bottleneck
+    (reflection padding refuses 1-pixel maps: with two stride-2 convolutions such a net fails at 4 x 4, yet its
+    multiple is 4, as 12 x 12 shows). A layer that resizes inside its own ``call`` is invisible to the stride
+    count: give such a net a ``SizeMultiple`` layer.
     """
+    return _size_rule(model)[0]
+
+
+def min_size(model: keras.Model) -> int:
+    """The smallest height and width ``model`` accepts, a multiple of :func:`size_multiple`.
+
+    The largest ``minimum`` of its :class:`ganapps.layers.SizeMultiple` layers (the ResNet generator declares 8:
+    its residual blocks reflect-pad quarter-resolution maps, which needs two pixels), rounded up to the multiple;
+    for a measured model, the smallest power of two the measurement saw it accept; otherwise the multiple itself.
+    The translation games record it in their export metadata as ``"min_size"``, where runtimes read it.
+    """
+    return _size_rule(model)[1]
+
+
+def pad_to_multiple(images: np.ndarray, multiple: int, minimum: int = 1) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Pad a batch of NHWC images by reflection, centred, to the next height and width that are multiples of
+    ``multiple`` and at least ``minimum``; with the (rows, columns) window where the originals lie, to crop a
+    translation of the padded batch back to the input's size.
+
+    Mirrored borders look like the image, so a translation net treats them as more of the scene, whereas zero
+    padding would show it a dark frame (and bleed into the crop through its receptive field).
+    """
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise _checks.fail("images", "a batch of shape (batch, height, width, channels)", f"shape {images.shape}")
+    multiple = _checks.positive_int(multiple, "multiple")
+    floor = _round_up(_checks.positive_int(minimum, "minimum"), multiple)
+    sizes = images.shape[1:3]
+    pads = [max(_round_up(size, multiple), floor) - size for size in sizes]
+    before = [pad // 2 for pad in pads]
+    padded = np.pad(images, [(0, 0)] + [(lo, pad - lo) for lo, pad in zip(before, pads)] + [(0, 0)], mode="reflect")
+    return padded, (slice(before[0], before[0] + sizes[0]), slice(before[1], before[1] + sizes[1]))
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+_MAX_MEASURED = 1024  # the largest size multiple measured: a U-Net of depth 10
+_STRIDED = (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.DepthwiseConv2D, layers.SeparableConv2D,
+            layers.MaxPooling2D, layers.AveragePooling2D)
+_measured: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (multiple, minimum)
+
+
+def _size_rule(model: keras.Model) -> tuple[int, int]:
+    """(size multiple, size minimum) of ``model``: see :func:`size_multiple` and :func:`min_size`."""
     if not isinstance(model, keras.Model):
         raise _checks.fail("model", "a keras.Model", type(model).__name__)
-    multiples = [layer.multiple for layer in _all_layers(model) if isinstance(layer, SizeMultiple)]
-    if multiples:
-        return max(multiples)
-    product = 1
-    for layer in _all_layers(model):
-        if isinstance(layer, (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D)) \
-                and not isinstance(layer, layers.Conv2DTranspose):
-            strides = layer.strides if isinstance(layer.strides, (tuple, list)) else (layer.strides,) * 2
-            product *= max(int(s) for s in strides)
-    return product
+    nested = _all_layers(model)
+    declared = [layer for layer in nested if isinstance(layer, SizeMultiple)]
+    if declared:
+        multiple = math.lcm(*(layer.multiple for layer in declared))
+        return multiple, _round_up(max(layer.minimum for layer in declared), multiple)
+    if _layers_readable(model, nested):
+        multiple = 1
+        for layer in nested:
+            if isinstance(layer, _STRIDED):  # transposed convolutions are no subclasses: they upsample
+                strides = layer.strides if isinstance(layer.strides, (tuple, list)) else (layer.strides,)
+                multiple *= max(int(s) for s in strides)
+        return multiple, multiple
+    if model not in _measured:
+        _measured[model] = _measure(model)
+    return _measured[model]
+
+
+def _layers_readable(model: keras.Model, nested: list) -> bool:
+    """Whether ``model`` computes only through the layers it lists: a functional or Sequential model, nested
+    models likewise, no ``Lambda`` layers."""
+    graphs = (keras.Function, keras.Sequential)
+    return all(isinstance(net, graphs) for net in [model] + [la for la in nested if isinstance(la, keras.Model)]) \
+        and not any(isinstance(layer, layers.Lambda) for layer in nested)
+
+
+def _keeps_size(model: keras.Model, channels: int, h: int, w: int) -> bool:
+    """Whether ``model`` maps an ``h x w`` image to one of the same size (False if it refuses the size)."""
+    try:
+        out = model(np.zeros((1, h, w, channels), np.float32), training=False)
+    except Exception:  # noqa: BLE001  (a net refuses a size with whatever error its layers raise)
+        return False
+    return tuple(out.shape[1:3]) == (h, w)
+
+
+def _measure(model: keras.Model) -> tuple[int, int]:
+    """(multiple, minimum) measured with forward passes, as :func:`size_multiple` describes."""
+    channels = int(model.input_shape[-1])
+    minimum = 1
+    while not (_keeps_size(model, channels, minimum, minimum) and _keeps_size(model, channels, minimum, 2 * minimum)):
+        minimum *= 2
+        if minimum > _MAX_MEASURED:
+            raise _checks.fail("model", "a fully convolutional image-to-image network that keeps the size of "
+                               f"images whose height and width are a power of two up to {_MAX_MEASURED}",
+                               "a network that changes or refuses every such size")
+    multiple = minimum
+    while multiple > 1 and _keeps_size(model, channels, 3 * multiple // 2, 3 * multiple // 2):
+        multiple //= 2
+    return multiple, minimum
 
 
 def _check_rate(dropout) -> float:
