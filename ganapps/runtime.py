@@ -511,25 +511,34 @@ class Upscaler:
         if single:
             array = array[None]
         integer = array.dtype.kind in "iu"
-        lo, hi = self.value_range
-        if integer:
-            low, high = int(array.min()), int(array.max())
-            if low < 0 or high > 255:
-                raise ValueError(f"image: expected integer values in 0..255; got values from {low} to {high}")
-            pixels = convert_channels(array.astype(np.uint8, copy=False), self.channels, "image")
-            x = lo + pixels.astype(np.float32) * np.float32((hi - lo) / 255.0)
-        else:
-            x = array.astype(np.float32)
-            bad = int(np.count_nonzero(~np.isfinite(x)))
-            if bad:
-                raise ValueError(f"image: expected finite values; got {bad} NaN or Inf values")
-            slack = 0.01 * (hi - lo)
-            if x.min() < lo - slack or x.max() > hi + slack:
-                raise ValueError(f"image: expected float values in [{lo:g}, {hi:g}] (or a uint8 image); got "
-                                 f"values from {float(x.min()):.6g} to {float(x.max()):.6g}")
-            x = convert_channels(x, self.channels, "image", value_range=self.value_range)
-        return np.ascontiguousarray(x, np.float32), integer, single
+        return _model_pixels(array, integer, self.channels, self.value_range), integer, single
 
+
+def _model_pixels(array: np.ndarray, integer: bool, channels: int | None,
+                  value_range: tuple[float, float]) -> np.ndarray:
+    """An image batch as the model's float32 input: integers 0..255 mapped onto ``value_range``, floats checked to
+    lie in it (1 % slack) and finite; channels converted to ``channels`` (None keeps them)."""
+    lo, hi = value_range
+    if integer:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ValueError(f"image: expected integer values in 0..255; got values from {low} to {high}")
+        pixels = array.astype(np.uint8, copy=False)
+        if channels is not None:
+            pixels = convert_channels(pixels, channels, "image")
+        x = lo + pixels.astype(np.float32) * np.float32((hi - lo) / 255.0)
+    else:
+        x = array.astype(np.float32)
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        if bad:
+            raise ValueError(f"image: expected finite values; got {bad} NaN or Inf values")
+        slack = 0.01 * (hi - lo)
+        if x.min() < lo - slack or x.max() > hi + slack:
+            raise ValueError(f"image: expected float values in [{lo:g}, {hi:g}] (or a uint8 image); got "
+                             f"values from {float(x.min()):.6g} to {float(x.max()):.6g}")
+        if channels is not None:
+            x = convert_channels(x, channels, "image", value_range=(lo, hi))
+    return np.ascontiguousarray(x, np.float32)
 
 def load_upscaler(directory: str | os.PathLike, providers: list[str] | None = None) -> Upscaler:
     """Load a super-resolution export folder into an :class:`Upscaler`."""
@@ -1025,28 +1034,8 @@ class Translator:
         if single:
             array = array[None]
         integer = array.dtype.kind in "iu"
-        lo, hi = self.value_range
         convert = channels != self.in_channels
-        if integer:
-            low, high = int(array.min()), int(array.max())
-            if low < 0 or high > 255:
-                raise ValueError(f"image: expected integer values in 0..255; got values from {low} to {high}")
-            pixels = array.astype(np.uint8, copy=False)
-            if convert:
-                pixels = convert_channels(pixels, self.in_channels, "image")
-            x = lo + pixels.astype(np.float32) * np.float32((hi - lo) / 255.0)
-        else:
-            x = array.astype(np.float32)
-            bad = int(np.count_nonzero(~np.isfinite(x)))
-            if bad:
-                raise ValueError(f"image: expected finite values; got {bad} NaN or Inf values")
-            slack = 0.01 * (hi - lo)
-            if x.min() < lo - slack or x.max() > hi + slack:
-                raise ValueError(f"image: expected float values in [{lo:g}, {hi:g}] (or a uint8 image); got "
-                                 f"values from {float(x.min()):.6g} to {float(x.max()):.6g}")
-            if convert:
-                x = convert_channels(x, self.in_channels, "image", value_range=self.value_range)
-        return np.ascontiguousarray(x, np.float32), integer, single
+        return _model_pixels(array, integer, self.in_channels if convert else None, self.value_range), integer, single
 
 
 def load_translator(directory: str | os.PathLike, providers: list[str] | None = None) -> Translator:
