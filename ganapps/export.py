@@ -119,6 +119,25 @@ def export_keras_file(path: str | os.PathLike, directory: str | os.PathLike, **k
     return export_generator(load_keras(path, argument="path"), directory, **kwargs)
 
 
+def save_keras_with(game: Any, path: str | os.PathLike, members: dict[str, str | bytes]) -> Path:
+    """Write ``game`` to the ``.keras`` file ``path`` with extra zip ``members`` (name -> text or bytes) beside what
+    Keras writes, atomically: a failure leaves no file, or the previous one. The apps keep their settings this
+    way; ``keras.models.load_model`` still reads the game alone from the file."""
+    import zipfile
+
+    from ganapps import _checks
+
+    def write(tmp: Path) -> None:
+        game.save(tmp)
+        with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in members.items():
+                archive.writestr(name, content)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _checks.write_atomically(path, write)
+
+
 def load_keras(path: str | os.PathLike, argument: str = "path"):
     """``keras.models.load_model`` with errors that name the argument and say what is wrong with the file."""
     import zipfile

@@ -739,13 +739,7 @@ class GANOutlierDetector:
             raise _checks.fail("path", "a file name ending in .keras", repr(str(path)))
         record = self._record()
 
-        def write(tmp: Path) -> None:
-            self.game.save(tmp)
-            with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(SETTINGS_ENTRY, json.dumps(record, indent=2))
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return _checks.write_atomically(path, write)
+        return gexport.save_keras_with(self.game, path, {SETTINGS_ENTRY: json.dumps(record, indent=2)})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> GANOutlierDetector:

@@ -401,13 +401,7 @@ class _Translator:
         record = {"version": SETTINGS_VERSION, "kind": self._KIND, "settings": self._settings,
                   "steps_trained": self.steps_trained, "history": self.history}
 
-        def write(tmp: Path) -> None:
-            game.save(tmp)
-            with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(SETTINGS_ENTRY, json.dumps(record, indent=2))
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return _checks.write_atomically(path, write)
+        return gexport.save_keras_with(game, path, {SETTINGS_ENTRY: json.dumps(record, indent=2)})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> _Translator:

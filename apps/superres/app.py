@@ -623,17 +623,12 @@ class SuperResolver:
         record = {"version": SETTINGS_VERSION, "settings": self._settings, "steps_trained": self.steps_trained,
                   "history": self.history, "psnr_generator": self.psnr_generator is not None}
 
-        def write(tmp: Path) -> None:
-            self.game.save(tmp)
-            with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(SETTINGS_ENTRY, json.dumps(record, indent=2))
-                if self.psnr_generator is not None:
-                    buffer = io.BytesIO()
-                    np.savez(buffer, *self.psnr_generator.get_weights())
-                    archive.writestr(PSNR_WEIGHTS_ENTRY, buffer.getvalue())
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return _checks.write_atomically(path, write)
+        members: dict[str, str | bytes] = {SETTINGS_ENTRY: json.dumps(record, indent=2)}
+        if self.psnr_generator is not None:
+            buffer = io.BytesIO()
+            np.savez(buffer, *self.psnr_generator.get_weights())
+            members[PSNR_WEIGHTS_ENTRY] = buffer.getvalue()
+        return gexport.save_keras_with(self.game, path, members)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SuperResolver:
