@@ -83,7 +83,7 @@ def export_generator(model: Any, directory: str | os.PathLike, formats: Sequence
         raise ValueError(f"directory: expected a folder path; got {str(directory)!r}, which is a file")
 
     specs = _input_specs(generator)
-    parity_inputs = _parity_inputs(specs, seed)
+    parity_inputs = _parity_inputs(specs, seed, _parity_sizes(generator, specs))
     expected = [_keras_outputs(keras, generator, x, names) for x in parity_inputs]
 
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -254,12 +254,26 @@ def _input_specs(generator) -> list[dict[str, Any]]:
     return specs
 
 
-def _parity_inputs(specs, seed: int) -> list[list[np.ndarray]]:
-    """Two batches of random inputs; for dynamic spatial dims two sizes, 32 and 64: multiples of 32, so that
-    nets that downsample up to five times (U-Nets) take them."""
+def _parity_sizes(generator, specs) -> tuple[int, int]:
+    """Two heights/widths for the parity batches of a net with dynamic spatial dims: 32 and 64 for nets that
+    downsample up to five times, else the two smallest sizes the net takes (``nets.size_multiple`` and
+    ``nets.min_size``) from 32 up: a depth-6 U-Net gets 64 and 128."""
+    if not any(None in spec["shape"][1:] for spec in specs):
+        return 32, 64
+    import math
+
+    from ganapps.nets.unet import min_size, size_multiple
+
+    multiple = math.lcm(32, size_multiple(generator))
+    first = -(-max(32, min_size(generator)) // multiple) * multiple
+    return first, first + multiple
+
+
+def _parity_inputs(specs, seed: int, sizes: tuple[int, int] = (32, 64)) -> list[list[np.ndarray]]:
+    """Two batches of random inputs, the second larger, with dynamic spatial dims filled by ``sizes``."""
     rng = np.random.default_rng(seed)
     batches = []
-    for batch, fill in ((3, 32), (2, 64)):
+    for batch, fill in zip((3, 2), sizes):
         arrays = []
         for spec in specs:
             shape = [batch] + [fill if s is None else s for s in spec["shape"][1:]]

@@ -122,6 +122,18 @@ def test_fully_convolutional_export_has_dynamic_height_and_width(tmp_path):
         runner.sample(2)
 
 
+def test_parity_sizes_follow_the_nets_size_multiple(tmp_path):
+    # A depth-6 U-Net takes only multiples of 64 (its SizeMultiple layer refuses 32x32): the parity check must
+    # feed it sizes it accepts, as `ganapps style train` does with its default U-Net.
+    unet = nets.unet_generator(1, 3, filters=4, depth=6, max_filters=8)
+    assert export._parity_sizes(unet, export._input_specs(unet)) == (64, 128)
+    assert export._parity_sizes(_fully_convolutional(), export._input_specs(_fully_convolutional())) == (32, 64)
+    metadata = export.export_generator(unet, tmp_path / "unet", formats=("onnx",))
+    assert metadata["parity_max_abs_error"]["onnx"] < TOL
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 128, 1)).astype("float32")
+    assert _max_abs(runtime.load(tmp_path / "unet")(x), _keras(unet, x)) < TOL
+
+
 def test_gan_export_uses_the_ema_generator(tmp_path):
     gan = _gan_with_distinct_ema()
     assert isinstance(gan, ganapps.GAN)
