@@ -261,6 +261,9 @@ def test_size_multiple_is_read_from_the_nets_or_measured():
 def test_keras_round_trip_keeps_weights_optimizers_and_translations(tmp_path):
     a, b = _inverted_pairs(16)
     game = _compile(_game(ema=0.9, seed=5, l1_weight=50.0, loss="least_squares"))
+    # Eager steps: two steps each side cost less than tracing two train steps; graph-mode training is covered by
+    # the learning tests above.
+    game.run_eagerly = True
     game.fit(_dataset(a, b), epochs=1, verbose=0)
     path = tmp_path / "pix2pix.keras"
     game.save(path)
@@ -276,6 +279,7 @@ def test_keras_round_trip_keeps_weights_optimizers_and_translations(tmp_path):
         assert int(getattr(loaded, opt).iterations) == int(getattr(game, opt).iterations) == 2
     sample = _smooth_images(2, size=12, seed=6)
     np.testing.assert_array_equal(loaded.translate(sample), game.translate(sample))
+    loaded.run_eagerly = True
     loaded.fit(_dataset(a, b), epochs=1, verbose=0)  # a loaded game goes on training
     assert int(loaded.g_optimizer.iterations) == int(loaded.d_optimizer.iterations) == 4
 

@@ -1,44 +1,24 @@
-"""``ganapps style``: train (paired and unpaired) writes the game, the exports, the evaluation and the before/after
-figures and learns; translate runs exports on images and folders of any size without TensorFlow; bad arguments
-are errors that name them."""
+"""``ganapps style``: train (paired and unpaired) writes the game, the exports (the translators' ``export``: ONNX
+equal to the Keras translation, metadata), the evaluation and the before/after figures and learns; translate runs
+those exports on images and folders of any size without TensorFlow; bad arguments are errors that name them."""
 
 import contextlib
 import io
 import json
 
-import keras
 import numpy as np
+import onnxruntime as ort
 import pytest
 from _helpers import BLOCK_HEAVY_IMPORTS, help_texts_without_heavy_imports, run_python
 from PIL import Image
 
 from apps.style_transfer import PairedTranslator, UnpairedTranslator
 from apps.style_transfer import cli as style_cli
-from ganapps import cli, data, export, images, nets, runtime
+from ganapps import cli, data, images, runtime
 
 # Tiny settings; a high rate so that 20 steps show learning.
 TINY = ["--filters", "4", "--crop", "16", "--steps", "20", "--batch-size", "2", "--jit-compile", "false",
         "--lr", "1e-2"]
-
-
-def _export(generator, directory, direction="a2b"):
-    metadata = {"task": "image_translation", "direction": direction, "in_channels": int(generator.input_shape[-1]),
-                "out_channels": int(generator.output_shape[-1]), "size_multiple": 4}
-    export.export_generator(generator, directory, formats=("onnx",), extra_metadata=metadata)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """A one-generator export (gray -> RGB U-Net, as a paired model) and an unpaired layout (a2b/ and b2a/ ResNet
-    generators), both tiny and untrained: translate needs only their ONNX graphs."""
-    root = tmp_path_factory.mktemp("exports")
-    keras.utils.set_random_seed(0)
-    paired = _export(nets.unet_generator(in_channels=1, out_channels=3, depth=2, filters=4), root / "paired")
-    for direction in ("a2b", "b2a"):
-        generator = nets.resnet_generator(in_channels=3, out_channels=3, blocks=1, filters=4)
-        _export(generator, root / "unpaired" / direction, direction=direction)
-    return paired, root / "unpaired"
 
 
 def _pixels(h, w, c=3, seed=0):
@@ -48,6 +28,12 @@ def _pixels(h, w, c=3, seed=0):
 def _read(path):
     with Image.open(path) as image:
         return np.asarray(image)
+
+
+def _onnx(directory, x):
+    """The raw ONNX graph of an export run on float NHWC ``x``, without the runtime's padding or conversions."""
+    session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
 
 
 def test_help_is_instant_and_tensorflow_free():
@@ -61,9 +47,17 @@ def test_help_is_instant_and_tensorflow_free():
         assert option in translate, option
 
 
+@pytest.fixture(scope="module")
+def exports(paired_run, unpaired_run):
+    """The exports the two train runs below wrote: gray -> RGB U-Net (paired, size multiple 8) and an unpaired
+    layout (a2b/ and b2a/ ResNet generators): translate needs only their ONNX graphs, and the runs are trained
+    once for the whole module."""
+    return paired_run[0], unpaired_run[1]
+
+
 def test_translate_an_image_of_any_size(exports, tmp_path, capsys):
     paired, _ = exports
-    image = _pixels(13, 10)  # not a multiple of the U-Net's 4
+    image = _pixels(13, 10)  # not a multiple of the U-Net's 8
     Image.fromarray(image).save(tmp_path / "in.png")
     assert cli.main(["style", "translate", str(tmp_path / "in.png"), "--model", str(paired),
                      "--out", str(tmp_path / "out.png")]) == 0
@@ -240,6 +234,7 @@ def test_train_paired_writes_game_export_evaluation_and_figure_and_learns(paired
     assert (metadata["task"], metadata["direction"], metadata["in_channels"], metadata["out_channels"]) == (
         "image_translation", "a2b", 1, 3)
     assert metadata["size_multiple"] == 8 and metadata["translation_task"] == "gray2colour"
+    assert metadata["dynamic_spatial"] is True and (out / "saved_model").is_dir()
     training = metadata["training"]
     assert (training["filters"], training["depth"], training["crop"], training["batch_size"]) == (4, 3, 16, 2)
     assert training["learning_rate"] == 1e-2 and training["jit_compile"] is False and training["steps_trained"] == 20
@@ -259,6 +254,11 @@ def test_train_paired_writes_game_export_evaluation_and_figure_and_learns(paired
     assert keras_model.steps_trained == 20
     got, want = _read(tmp_path / "colour.png").astype(int), keras_model.translate(photo).astype(int)
     assert got.shape == (45, 61, 3) and np.abs(got - want).max() <= 1
+    # The export is PairedTranslator.export's: its ONNX graph is the translation, at multiples of 8 (no padding).
+    for h, w in ((24, 32), (40, 16)):
+        x = images.from_uint8(test_pairs[0][0][:h, :w])  # gray, the model's input
+        np.testing.assert_allclose(_onnx(out, x[None])[0], keras_model.translate(x), atol=1e-4)
+    assert not list(out.glob(".*"))  # no temporary file or folder left
 
 
 def test_train_unpaired_writes_both_exports_and_figures_and_learns_the_cycle(unpaired_run, tmp_path, capsys):
@@ -267,7 +267,10 @@ def test_train_unpaired_writes_both_exports_and_figures_and_learns_the_cycle(unp
         assert (out / name).exists(), name
     for direction in ("a2b", "b2a"):
         metadata = json.loads((out / direction / "metadata.json").read_text())
-        assert metadata["direction"] == direction and metadata["size_multiple"] == 4
+        assert (metadata["task"], metadata["direction"], metadata["size_multiple"]) == (
+            "image_translation", direction, 4)
+        assert metadata["dynamic_spatial"] is True and metadata["translation_task"] is None  # folders: no task
+        assert metadata["training"]["blocks"] == 1 and metadata["training"]["steps_trained"] == 20
         assert (out / direction / "model.onnx").is_file() and (out / direction / "saved_model").is_dir()
     assert "the first 4 + 4 training images (folders have no held-out split)" in printed
     assert "a0.png" in printed and "b3.png" in printed and "means: cycle_a2b2a" in printed
@@ -286,6 +289,12 @@ def test_train_unpaired_writes_both_exports_and_figures_and_learns_the_cycle(unp
     assert "b2a" in capsys.readouterr().out
     got, want = _read(tmp_path / "a.png").astype(int), loaded.translate(image, direction="b2a").astype(int)
     assert got.shape == (21, 19, 3) and np.abs(got - want).max() <= 1
+    # The exports are UnpairedTranslator.export's: each ONNX graph is its direction's translation at multiples of 4.
+    x = images.from_uint8(images.read_image(root / "a" / "a1.png")[:16, :24])
+    for direction in ("a2b", "b2a"):
+        np.testing.assert_allclose(_onnx(out / direction, x[None])[0], loaded.translate(x, direction=direction),
+                                   atol=1e-4)
+    assert not list(out.glob(".*"))  # the export's temporary folder is gone
 
 
 def test_the_apps_setting_errors_name_the_options(tmp_path, capsys):

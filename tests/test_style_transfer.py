@@ -1,13 +1,14 @@
 """The style-transfer app: paired and unpaired translators learn (from arrays and from folders), translate images
-of any size, evaluate, draw before/after grids, export ONNX that matches translate, round-trip through .keras, and
-refuse bad settings and data with errors naming the argument."""
+of any size, evaluate, draw before/after grids, round-trip through .keras, and refuse bad settings and data with
+errors naming the argument. (Their exports are checked in test_style_cli.py, on what ``ganapps style train``
+exports.)"""
 
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import keras
 import numpy as np
-import onnxruntime as ort
 import pytest
 from _helpers import BLOCK_HEAVY_IMPORTS, run_python
 from PIL import Image
@@ -69,12 +70,22 @@ def _float(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / 127.5 - 1.0
 
 
-def _onnx(directory: Path, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+# Both translators' ``export`` (ONNX equal to translate, metadata, no temporary folder left) is checked in
+# test_style_cli.py on the exports that ``ganapps style train`` writes with it: exporting here again would cost
+# seconds per generator (a SavedModel and an ONNX graph, each with its parity check).
 
 
 # -- paired --------------------------------------------------------------------------------------------------
+def _seeded_once() -> dict:
+    """Seed Python, NumPy and TensorFlow here, once, and return the setting that keeps the translator from seeding
+    again: a translator with a seed reseeds TensorFlow at every ``fit``, which clears TensorFlow's caches, so its
+    second fit would instantiate the already traced train step anew (seconds for a CycleGAN). Seeded here, the
+    fixtures' runs are as repeatable; ``test_same_seed_same_run_and_the_offline_task...`` checks the translators'
+    own seeding."""
+    keras.utils.set_random_seed(0)
+    return {"seed": None}
+
+
 @pytest.fixture(scope="module")
 def paired(tmp_path_factory):
     """A tiny pix2pix taught to invert photos: one step on a list of pairs, then 40 on the same pairs written to
@@ -84,7 +95,7 @@ def paired(tmp_path_factory):
     root = tmp_path_factory.mktemp("paired")
     names = [f"p{i:02d}.png" for i in range(len(train))]
     folders = (_write(root / "a", [a for a, _ in train], names), _write(root / "b", [b for _, b in train], names))
-    translator = PairedTranslator(**PAIRED_TINY)
+    translator = PairedTranslator(**PAIRED_TINY, **_seeded_once())
     translator.fit(train, steps=1, verbose=0)
     start = translator.evaluate(held)
     translator.fit(folders, steps=40, verbose=0)
@@ -131,18 +142,6 @@ def test_paired_translate_any_size_and_input_kind(paired, tmp_path):
     np.testing.assert_array_equal(by_name["p03.png"], p.translate(paired.folders[0] / "p03.png"))
 
 
-def test_paired_export_onnx_equals_translate(paired, tmp_path):
-    metadata = paired.p.export(tmp_path / "export")
-    assert (metadata["task"], metadata["direction"], metadata["size_multiple"]) == ("image_translation", "a2b", 8)
-    assert (metadata["in_channels"], metadata["out_channels"], metadata["dynamic_spatial"]) == (3, 3, True)
-    assert metadata["translation_task"] is None and metadata["training"]["depth"] == 3
-    assert json.loads((tmp_path / "export" / "metadata.json").read_text())["direction"] == "a2b"
-    assert (tmp_path / "export" / "saved_model").is_dir()
-    for h, w in ((24, 32), (40, 16)):  # multiples of 8: no padding on either side
-        x = _float(paired.held[1][0][:h, :w])
-        np.testing.assert_allclose(_onnx(tmp_path / "export", x[None])[0], paired.p.translate(x), atol=1e-4)
-
-
 def test_paired_save_load_round_trip(paired, tmp_path):
     p = paired.p
     loaded = PairedTranslator.load(p.save(tmp_path / "p.keras"))
@@ -169,8 +168,14 @@ def test_paired_figure_has_a_row_per_pair_and_three_columns(paired, tmp_path):
         assert image.size == (512, 240)  # input | output
 
 
-def test_paired_offline_task_and_its_test_split():
-    p = PairedTranslator(**{**PAIRED_TINY, "depth": 2}).fit("gray2colour", steps=2, verbose=0)
+def test_same_seed_same_run_and_the_offline_task_with_its_test_split():
+    """Two translators of one seed fit on the offline gray2colour task end with equal weights; the task names the
+    translator, sets its channels and gives evaluate its test split."""
+    settings = {**PAIRED_TINY, "depth": 2, "seed": 3, "adversarial_weight": 0}  # L1 alone: a quicker trace
+    runs = [PairedTranslator(**settings).fit("gray2colour", steps=2, verbose=0) for _ in range(2)]
+    for a, b in zip(runs[0].game.get_weights(), runs[1].game.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    p = runs[0]
     assert p.task == "gray2colour" and p.channels == (1, 3)
     result = p.evaluate()
     assert [row["image"] for row in result["per_image"]] == ["flower", "chelsea"]  # camera is gray: left out
@@ -178,14 +183,6 @@ def test_paired_offline_task_and_its_test_split():
     with pytest.raises(ValueError, match="data: expected the data of the translator's task 'gray2colour'.*"
                                          "got 'edges2photo'"):
         p.fit("edges2photo", steps=1)
-
-
-def test_same_seed_same_run():
-    pairs = _inverted_pairs(_photo_crops("train", 4, 24, seed=5))
-    settings = {**PAIRED_TINY, "depth": 2, "seed": 3, "adversarial_weight": 0}  # L1 alone: a quicker trace
-    runs = [PairedTranslator(**settings).fit(pairs, steps=2, verbose=0) for _ in range(2)]
-    for a, b in zip(runs[0].game.get_weights(), runs[1].game.get_weights()):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_importing_the_package_starts_no_tensorflow():
@@ -201,17 +198,17 @@ print(json.dumps({"names": dir(st), "tensorflow": "tensorflow" in sys.modules}))
 # -- unpaired ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def unpaired(tmp_path_factory):
-    """A tiny CycleGAN between red spots (A) and blue spots (B): one step on two lists, then 31 on the same images
+    """A tiny CycleGAN between red spots (A) and blue spots (B): one step on two lists, then 15 on the same images
     in two folders, the cycle error measured on held-out spots after each."""
     train_a, train_b = _spots(48, 0, RED), _spots(48, 1, BLUE)
-    held_a, held_b = _spots(6, 2, RED), _spots(6, 3, BLUE)
+    held_a, held_b = _spots(4, 2, RED), _spots(4, 3, BLUE)  # 3 translations each per evaluate
     root = tmp_path_factory.mktemp("unpaired")
     folders = (_write(root / "a", train_a, [f"a{i}.png" for i in range(48)]),
                _write(root / "b", train_b, [f"b{i}.png" for i in range(48)]))
-    translator = UnpairedTranslator(**UNPAIRED_TINY)
+    translator = UnpairedTranslator(**UNPAIRED_TINY, **_seeded_once())
     translator.fit((train_a, train_b), steps=1, verbose=0)
     start = translator.evaluate(held_a, held_b)
-    translator.fit(folders, steps=31, verbose=0)
+    translator.fit(folders, steps=15, verbose=0)
     return SimpleNamespace(u=translator, start=start, end=translator.evaluate(held_a, held_b), held_a=held_a,
                            held_b=held_b)
 
@@ -220,19 +217,19 @@ def test_unpaired_fit_lowers_the_cycle_error_and_turns_red_to_blue(unpaired):
     start, end = unpaired.start, unpaired.end
     for key in ("cycle_a2b2a", "cycle_b2a2b"):
         assert end[key] < 0.6 * start[key], (key, start[key], end[key])
-    assert {"identity_a", "identity_b"} <= set(end) and len(end["per_image"]) == 12
+    assert {"identity_a", "identity_b"} <= set(end) and len(end["per_image"]) == 8
     translated = unpaired.u.translate(np.stack(unpaired.held_a)).astype(float)
     redness = lambda images: (images[..., 0] - images[..., 2]).mean()  # noqa: E731
     assert redness(np.stack(unpaired.held_a).astype(float)) > 20 and redness(translated) < 0
     u = unpaired.u
-    assert u.steps_trained == 32 and int(u.game.g_optimizer.iterations) == 32 and u.channels == (3, 3)
+    assert u.steps_trained == 16 and int(u.game.g_optimizer.iterations) == 16 and u.channels == (3, 3)
 
 
 def test_unpaired_linear_decay_ends_each_fit_near_zero(unpaired):
     rate = unpaired.u.settings["learning_rate"]
-    # the last batch of the 31-step fit: 15 steps held, then 16 of decay
-    assert float(unpaired.u.game.g_optimizer.learning_rate) == pytest.approx(rate / 16, rel=1e-5)
-    assert float(unpaired.u.game.d_optimizer.learning_rate) == pytest.approx(rate / 16, rel=1e-5)
+    # the last batch of the 15-step fit: 7 steps held, then 8 of decay
+    assert float(unpaired.u.game.g_optimizer.learning_rate) == pytest.approx(rate / 8, rel=1e-5)
+    assert float(unpaired.u.game.d_optimizer.learning_rate) == pytest.approx(rate / 8, rel=1e-5)
 
 
 def test_unpaired_translate_both_directions_at_any_size(unpaired, tmp_path):
@@ -247,27 +244,12 @@ def test_unpaired_translate_both_directions_at_any_size(unpaired, tmp_path):
     assert sorted(translated) == ["x.png", "y.png"] and translated["x.png"].shape == (13, 22, 3)
 
 
-def test_unpaired_export_both_directions_onnx_equals_translate(unpaired, tmp_path):
-    written = unpaired.u.export(tmp_path / "export")
-    assert sorted(path.name for path in (tmp_path / "export").iterdir()) == ["a2b", "b2a"]
-    x = _float(unpaired.held_a[0][:16, :24])  # multiples of 4
-    for direction in ("a2b", "b2a"):
-        metadata = json.loads((tmp_path / "export" / direction / "metadata.json").read_text())
-        assert metadata == written[direction]
-        assert (metadata["task"], metadata["direction"], metadata["size_multiple"]) == (
-            "image_translation", direction, 4)
-        assert metadata["dynamic_spatial"] and metadata["training"]["blocks"] == 1
-        np.testing.assert_allclose(_onnx(tmp_path / "export" / direction, x[None])[0],
-                                   unpaired.u.translate(x, direction=direction), atol=1e-4)
-    assert not list(tmp_path.glob(".*"))  # the temporary folder is gone
-
-
 def test_unpaired_save_load_round_trip_and_figure(unpaired, tmp_path):
     u = unpaired.u
     loaded = UnpairedTranslator.load(u.save(tmp_path / "u.keras"))
-    assert loaded.settings == u.settings and loaded.steps_trained == 32 and loaded.history == u.history
+    assert loaded.settings == u.settings and loaded.steps_trained == 16 and loaded.history == u.history
     assert isinstance(loaded.game, CycleGAN)
-    assert int(loaded.game.g_optimizer.iterations) == int(loaded.game.d_optimizer.iterations) == 32
+    assert int(loaded.game.g_optimizer.iterations) == int(loaded.game.d_optimizer.iterations) == 16
     image = unpaired.held_a[2][:18, :23]
     for direction in ("a2b", "b2a"):
         np.testing.assert_array_equal(loaded.translate(image, direction), u.translate(image, direction))
@@ -388,7 +370,7 @@ def test_bad_unpaired_data_and_calls_name_the_argument(unpaired, tmp_path):
     for call, error, match in cases:
         with pytest.raises(error, match=match):
             call()
-    assert u.steps_trained == 32
+    assert u.steps_trained == 16
 
 
 def test_unpaired_identity_loss_makes_gray_and_colour_domains_both_colour():
