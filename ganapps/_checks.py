@@ -35,6 +35,30 @@ def short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def is_int(value) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (booleans are not integers here)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and bool(np.isfinite(value))
+
+
+def positive_float(value, argument: str) -> float:
+    """``value`` as a float, refused unless it is a finite number above 0."""
+    if not _finite_number(value) or value <= 0:
+        raise fail(argument, "a positive number", repr(value))
+    return float(value)
+
+
+def finite_non_negative(value, argument: str) -> float:
+    """``value`` as a float, refused unless it is a finite number of at least 0."""
+    if not _finite_number(value) or value < 0:
+        raise fail(argument, "a finite number >= 0", repr(value))
+    return float(value)
+
+
 def non_negative(value, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0:
         raise ValueError(f"{argument}: expected a non-negative number; got {value!r}")

@@ -13,6 +13,7 @@ import tensorflow as tf
 from _helpers import BLOCK_HEAVY_IMPORTS, help_texts_without_heavy_imports, run_python
 from PIL import Image
 
+from apps.common import epoch_schedule
 from apps.superres import SuperResolver
 from apps.superres import app as superres_app
 from ganapps import cli, data, images, metrics, nets, runtime, tiles
@@ -71,9 +72,9 @@ def test_fit_learns_on_the_training_pairs(trained):
 
 def test_schedule_covers_exactly_the_steps_with_progress_per_epoch():
     for steps in (1, 4, 200, 250, 2000, 1009, 4096):
-        epochs, per_epoch = superres_app._schedule(steps)
+        epochs, per_epoch = epoch_schedule(steps)
         assert epochs * per_epoch == steps
-    assert superres_app._schedule(2000) == (20, 100)
+    assert epoch_schedule(2000) == (20, 100)
 
 
 def test_cosine_lr_decay_ends_the_psnr_phase_near_one_percent(trained):

@@ -57,7 +57,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.exceptions import NotFittedError
 
-from apps.outliers.data import DATA_SUFFIXES, _fmt, _is_int, _read_array_file, _read_folder
+from apps.outliers.data import DATA_SUFFIXES, _fmt, _read_array_file, _read_folder
 from apps.outliers.data import load_data  # noqa: F401  (re-exported)
 from apps.outliers.plots import _labels_and_scores, residual_figure, roc_pr_figure  # noqa: F401  (re-exported)
 from ganapps import _checks, losses, nets
@@ -99,12 +99,6 @@ def _is_number(value: Any) -> bool:
         and math.isfinite(float(value))
 
 
-def _positive_float(value: Any, argument: str) -> float:
-    if not _is_number(value) or value <= 0:
-        raise _checks.fail(argument, "a positive number", repr(value))
-    return float(value)
-
-
 def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
     """Every constructor setting checked in one place, so that ``load`` checks a file's settings the same way."""
     s = dict(s)
@@ -139,8 +133,8 @@ def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
         raise _checks.fail("r1", "a non-negative R1 penalty weight", repr(s["r1"]))
     s["r1"] = float(s["r1"])
     for key in ("learning_rate", "encoder_learning_rate"):
-        s[key] = _positive_float(s[key], key)
-    if s["seed"] is not None and not (_is_int(s["seed"]) and s["seed"] >= 0):
+        s[key] = _checks.positive_float(s[key], key)
+    if s["seed"] is not None and not (_checks.is_int(s["seed"]) and s["seed"] >= 0):
         raise _checks.fail("seed", "None or a non-negative integer", repr(s["seed"]))
     s["seed"] = None if s["seed"] is None else int(s["seed"])
     if s["jit_compile"] not in (True, False, "auto") or isinstance(s["jit_compile"], (int, np.integer)) \
@@ -417,11 +411,11 @@ class _SavedRecord:
             raise bad("threshold", "a finite number", repr(threshold))
         if kind not in ("images", "vectors"):
             raise bad("input_kind", "'images' or 'vectors'", repr(kind))
-        if not isinstance(shape, list) or not shape or not all(_is_int(v) and v > 0 for v in shape):
+        if not isinstance(shape, list) or not shape or not all(_checks.is_int(v) and v > 0 for v in shape):
             raise bad("sample_shape", "a list of positive integers", _checks.short(shape))
         shape = tuple(int(v) for v in shape)
         calibration_size = record.get("calibration_size", 0)
-        if not (_is_int(calibration_size) and calibration_size >= 0):
+        if not (_checks.is_int(calibration_size) and calibration_size >= 0):
             raise bad("calibration_size", "a non-negative integer", repr(calibration_size))
         stats: dict[str, np.ndarray | None] = {"mean": None, "std": None}
         if kind == "vectors":

@@ -24,10 +24,6 @@ from ganapps.images import convert_channels, from_uint8, image_files, read_image
 DATA_SUFFIXES = (".npy", ".csv")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _fmt(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(v)) for v in shape) + (",)" if len(shape) == 1 else ")")
 
@@ -35,9 +31,9 @@ def _fmt(shape: Sequence[int]) -> str:
 def _check_size(image_size: Any) -> tuple[int, int] | None:
     if image_size is None:
         return None
-    if _is_int(image_size) and image_size > 0:
+    if _checks.is_int(image_size) and image_size > 0:
         return int(image_size), int(image_size)
-    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_is_int(v) and v > 0
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_checks.is_int(v) and v > 0
                                                                               for v in image_size):
         return int(image_size[0]), int(image_size[1])
     raise _checks.fail("image_size", "None, a positive int or a (height, width) pair", repr(image_size))
@@ -154,7 +150,7 @@ def load_data(source: str | os.PathLike, split: str = "train", normal_class: int
     if split not in gdata.SPLITS:
         raise _checks.fail("split", f"one of {gdata.SPLITS}", repr(split))
     size = _check_size(image_size)
-    if normal_class is not None and not _is_int(normal_class):
+    if normal_class is not None and not _checks.is_int(normal_class):
         raise _checks.fail("normal_class", "None or an integer label", repr(normal_class))
     if not isinstance(source, (str, os.PathLike)) or not os.fspath(source):
         raise _checks.fail("source", "'digits', a folder of images, a .npy or a .csv file", repr(source))

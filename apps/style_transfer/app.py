@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.superres.app import FIGURE_SUFFIXES, ImageLike, _as_image, _is_int, _positive_float, _schedule
+from apps.common import FIGURE_SUFFIXES, ImageLike, as_image, epoch_schedule
 from ganapps import _checks, losses, metrics, nets
 from ganapps import data as gdata
 from ganapps import export as gexport
@@ -53,13 +53,6 @@ RESNET_MINIMUM = 8  # a ResNet generator's two stride-2 levels leave too little 
 
 
 # -- settings ------------------------------------------------------------------------------------------------
-def _non_negative_float(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < 0:
-        raise _checks.fail(argument, "a finite number >= 0", repr(value))
-    return float(value)
-
-
 def _check_shared(s: dict[str, Any], multiple: int, minimum: int, why: str) -> dict[str, Any]:
     """The settings both translators have, checked the same way; ``crop`` against the generator's size
     ``multiple`` and ``minimum`` (``why`` says where they come from)."""
@@ -69,12 +62,12 @@ def _check_shared(s: dict[str, Any], multiple: int, minimum: int, why: str) -> d
     for key in ("filters", "batch_size"):
         s[key] = _checks.positive_int(s[key], key)
     crop = s["crop"]
-    if not _is_int(crop) or crop < max(multiple, minimum) or crop % multiple:
+    if not _checks.is_int(crop) or crop < max(multiple, minimum) or crop % multiple:
         raise _checks.fail("crop", f"a multiple of {multiple} of at least {max(multiple, minimum)} ({why}), "
                            f"such as {max(64, multiple)}", repr(crop))
     s["crop"] = int(crop)
-    s["learning_rate"] = _positive_float(s["learning_rate"], "learning_rate")
-    if s["seed"] is not None and not (_is_int(s["seed"]) and s["seed"] >= 0):
+    s["learning_rate"] = _checks.positive_float(s["learning_rate"], "learning_rate")
+    if s["seed"] is not None and not (_checks.is_int(s["seed"]) and s["seed"] >= 0):
         raise _checks.fail("seed", "None or a non-negative integer", repr(s["seed"]))
     if s["seed"] is not None:
         s["seed"] = int(s["seed"])
@@ -189,7 +182,7 @@ def before_after_grid(inputs: Sequence[ImageLike], outputs: Sequence[ImageLike],
     axes = np.asarray(figure.subplots(rows, len(columns), squeeze=False))
     for c, (argument, images) in enumerate(columns):
         for r, image in enumerate(images):
-            pixels, _ = _as_image(image, None, f"{argument}[{r}]")
+            pixels, _ = as_image(image, None, f"{argument}[{r}]")
             pixels = to_uint8(pixels)
             ax = axes[r, c]
             if pixels.shape[-1] == 1:
@@ -353,7 +346,7 @@ class _Translator:
                                    f"{have[1]} for B)", f"{channels[0]} for A and {channels[1]} for B")
         if task is not None and s["task"] is None:
             s["task"] = task
-        epochs, per_epoch = _schedule(steps)
+        epochs, per_epoch = epoch_schedule(steps)
         history = self.game.fit(dataset.prefetch(tf.data.AUTOTUNE), epochs=epochs, steps_per_epoch=per_epoch,
                                 verbose=verbose, callbacks=list(callbacks or []) + self._callbacks(steps))
         for key, values in history.history.items():
@@ -375,7 +368,7 @@ class _Translator:
             return {f.name: self._translate_any(f, direction) for f in files}
         if isinstance(image, np.ndarray) and image.ndim == 4:
             return np.stack([self._translate_any(img, direction) for img in image])
-        array, as_uint8 = _as_image(image, channels, "image")
+        array, as_uint8 = as_image(image, channels, "image")
         out = self._translate_batch(array[None], direction)[0]
         return to_uint8(out) if as_uint8 else out
 
@@ -486,11 +479,11 @@ class PairedTranslator(_Translator):
         multiple = nets.unet_multiple(s["depth"])
         _check_shared(s, multiple, multiple, f"the U-Net's size multiple 2 ** depth at depth {s['depth']}")
         for key in ("l1_weight", "adversarial_weight"):
-            s[key] = _non_negative_float(s[key], key)
+            s[key] = _checks.finite_non_negative(s[key], key)
         if not s["l1_weight"] and not s["adversarial_weight"]:
             raise _checks.fail("adversarial_weight", "a positive weight when l1_weight is 0", "0 for both")
         field = s["receptive_field"]
-        if not _is_int(field) or field not in RECEPTIVE_FIELDS:
+        if not _checks.is_int(field) or field not in RECEPTIVE_FIELDS:
             raise _checks.fail("receptive_field", f"one of {sorted(RECEPTIVE_FIELDS)}", repr(field))
         s["receptive_field"] = int(field)
         if s["norm"] not in NORMS:
@@ -589,8 +582,8 @@ class PairedTranslator(_Translator):
         in_channels, out_channels = self._channels("a2b")
         rows = []
         for i, (pair, name) in enumerate(zip(raw, names)):
-            a, _ = _as_image(pair[0], in_channels, f"pairs[{i}] a")
-            b, _ = _as_image(pair[1], out_channels, f"pairs[{i}] b")
+            a, _ = as_image(pair[0], in_channels, f"pairs[{i}] a")
+            b, _ = as_image(pair[1], out_channels, f"pairs[{i}] b")
             if a.shape[:2] != b.shape[:2] or min(a.shape[:2]) < metrics.SSIM_WINDOW:
                 raise _checks.fail(f"pairs[{i}]", f"an aligned pair, a and b of one height and width of at least "
                                    f"{metrics.SSIM_WINDOW} (SSIM's window)",
@@ -620,11 +613,11 @@ class PairedTranslator(_Translator):
                 and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in images))
         if pairs:
             raw, _, _ = self._pairs(self._task_data(images, "images", default=False), "test", "images")
-            inputs = [_as_image(a, in_channels, f"images[{i}] a")[0] for i, (a, _) in enumerate(raw[:limit])]
-            targets = [_as_image(b, out_channels, f"images[{i}] b")[0] for i, (_, b) in enumerate(raw[:limit])]
+            inputs = [as_image(a, in_channels, f"images[{i}] a")[0] for i, (a, _) in enumerate(raw[:limit])]
+            targets = [as_image(b, out_channels, f"images[{i}] b")[0] for i, (_, b) in enumerate(raw[:limit])]
         else:
             raw, _ = _read_source(images, "images")
-            inputs = [_as_image(a, in_channels, f"images[{i}]")[0] for i, a in enumerate(raw[:limit])]
+            inputs = [as_image(a, in_channels, f"images[{i}]")[0] for i, a in enumerate(raw[:limit])]
             targets = None
         outputs = [self._translate_batch(x[None], "a2b")[0] for x in inputs]
         return before_after_grid(inputs, outputs, path, targets=targets, title=self._settings["task"])
@@ -692,7 +685,7 @@ class UnpairedTranslator(_Translator):
         _check_shared(s, RESNET_MULTIPLE, RESNET_MINIMUM, "the ResNet generator's two stride-2 levels")
         s["blocks"] = _checks.positive_int(s["blocks"], "blocks")
         for key in ("cycle_weight", "identity_weight"):
-            s[key] = _non_negative_float(s[key], key)
+            s[key] = _checks.finite_non_negative(s[key], key)
         s["pool_size"] = _checks.non_negative_int(s["pool_size"], "pool_size")
         if s["loss"] not in losses.names():
             raise _checks.fail("loss", f"one of {losses.names()}", repr(s["loss"]))
@@ -831,7 +824,7 @@ class UnpairedTranslator(_Translator):
             channels = a_channels if domain == "a" else b_channels
             cycles, identities = [], []
             for i, (image, name) in enumerate(zip(images, names)):
-                x = _as_image(image, channels, f"images_{domain}[{i}]")[0][None]
+                x = as_image(image, channels, f"images_{domain}[{i}]")[0][None]
                 cycle = _l1(self._translate_batch(self._translate_batch(x, there), back), x)
                 row = {"image": name, "domain": domain, "cycle": cycle}
                 if same:
@@ -865,7 +858,7 @@ class UnpairedTranslator(_Translator):
             raw, _ = _read_source(images, "images")
         source, target = direction[0].upper(), direction[-1].upper()
         back = "b2a" if direction == "a2b" else "a2b"
-        inputs = [_as_image(x, self._channels(direction)[0], f"images[{i}]")[0] for i, x in enumerate(raw[:limit])]
+        inputs = [as_image(x, self._channels(direction)[0], f"images[{i}]")[0] for i, x in enumerate(raw[:limit])]
         outputs = [self._translate_batch(x[None], direction)[0] for x in inputs]
         cycled = [self._translate_batch(y[None], back)[0] for y in outputs]
         return before_after_grid(inputs, outputs, path, targets=cycled,

@@ -27,11 +27,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.common import FIGURE_SUFFIXES, ImageLike, as_image, epoch_schedule
 from ganapps import _checks, metrics, nets, tiles
 from ganapps import data as gdata
 from ganapps import export as gexport
 from ganapps.games.srgan import SRGAN, interpolate_networks
-from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, image_files, read_image, to_uint8
+from ganapps.images import IMAGE_EXTENSIONS, from_uint8, image_files, to_uint8
 from ganapps.callbacks import CosineDecay
 from ganapps.nets.srresnet import BLOCKS, SKIPS, UPSAMPLINGS
 
@@ -39,31 +40,15 @@ SETTINGS_ENTRY = "superres/settings.json"
 PSNR_WEIGHTS_ENTRY = "superres/psnr_generator.npz"
 SETTINGS_VERSION = 1
 LR_DECAYS = ("cosine", None)
-FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
-
-ImageLike = Any
-"""An image the app accepts: a path to an image file (read by :func:`ganapps.images.read_image`), or an HxWxC
-(or HxW) array, uint8 0..255 or float in [-1, 1], with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels."""
 
 
 # -- settings ------------------------------------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _positive_float(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise _checks.fail(argument, "a positive number", repr(value))
-    return float(value)
-
-
 def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
     """Every constructor setting checked, in one place, so that ``load`` checks a file's settings the same way."""
     s = dict(s)
-    if not _is_int(s["scale"]) or s["scale"] not in (2, 4, 8):
+    if not _checks.is_int(s["scale"]) or s["scale"] not in (2, 4, 8):
         raise _checks.fail("scale", "2, 4 or 8", repr(s["scale"]))
-    if not _is_int(s["channels"]) or s["channels"] not in (1, 3):
+    if not _checks.is_int(s["channels"]) or s["channels"] not in (1, 3):
         raise _checks.fail("channels", "1 (grayscale) or 3 (RGB)", repr(s["channels"]))
     for key in ("filters", "blocks", "batch_size", "discriminator_width"):
         s[key] = _checks.positive_int(s[key], key)
@@ -76,29 +61,18 @@ def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
     if s["lr_decay"] not in LR_DECAYS:
         raise _checks.fail("lr_decay", f"one of {LR_DECAYS}", repr(s["lr_decay"]))
     patch = s["patch_size"]
-    if not _is_int(patch) or patch < 16 or patch % 16:
+    if not _checks.is_int(patch) or patch < 16 or patch % 16:
         raise _checks.fail("patch_size", "a multiple of 16 of at least 16 (the discriminator halves it four "
                            "times), such as 96", repr(patch))
     s["patch_size"] = int(patch)
     for key in ("learning_rate", "adversarial_learning_rate"):
-        s[key] = _positive_float(s[key], key)
-    if s["seed"] is not None and not (_is_int(s["seed"]) and s["seed"] >= 0):
+        s[key] = _checks.positive_float(s[key], key)
+    if s["seed"] is not None and not (_checks.is_int(s["seed"]) and s["seed"] >= 0):
         raise _checks.fail("seed", "None or a non-negative integer", repr(s["seed"]))
     if s["jit_compile"] not in (True, False, "auto"):
         raise _checks.fail("jit_compile", "True, False or 'auto'", repr(s["jit_compile"]))
     s["scale"], s["channels"] = int(s["scale"]), int(s["channels"])
     return s
-
-
-def _schedule(steps: int) -> tuple[int, int]:
-    """(epochs, steps_per_epoch) multiplying to exactly ``steps``: epochs of 100-200 steps when ``steps`` has
-    such a divisor (a progress bar per epoch, a History row per epoch), else one epoch of all of them."""
-    if steps <= 200:
-        return 1, steps
-    for per_epoch in (*range(100, 201), *range(99, 19, -1)):
-        if steps % per_epoch == 0:
-            return steps // per_epoch, per_epoch
-    return 1, steps
 
 
 def _adam(learning_rate: float) -> keras.optimizers.Optimizer:
@@ -114,39 +88,6 @@ def _copy_network(net: keras.Model, frozen: bool = True) -> keras.Model:
 
 
 # -- images in -----------------------------------------------------------------------------------------------
-def _as_image(value: ImageLike, channels: int, argument: str) -> tuple[np.ndarray, bool]:
-    """``(float32 HxWxC image in [-1, 1] with the model's channels, whether it came as uint8 or a file)``.
-
-    Files and arrays go through the library's one reader and channel converter (:mod:`ganapps.images`), as
-    training data and :class:`ganapps.runtime.Upscaler` do: the same file is the same image to all three."""
-    if isinstance(value, (str, os.PathLike)):
-        return from_uint8(read_image(value, channels, argument)), True
-    try:
-        array = np.asarray(value)
-    except Exception as err:  # noqa: BLE001  (ragged lists and the like)
-        raise _checks.fail(argument, "an image array (height, width, channels) or a file path",
-                           f"{type(value).__name__} that is not an array ({err})") from err
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) and array.dtype != bool):
-        raise _checks.fail(argument, "a numeric image array (uint8 0..255 or float in [-1, 1]) or a file path",
-                           f"{type(value).__name__} of dtype {array.dtype}")
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or min(array.shape) < 1:
-        raise _checks.fail(argument, "one image of shape (height, width, channels)", f"shape {array.shape}")
-    if array.dtype == np.uint8:
-        return from_uint8(convert_channels(array, channels, argument)), True
-    if not np.issubdtype(array.dtype, np.floating):
-        raise _checks.fail(argument, "uint8 images (0..255) or float images in [-1, 1]", f"dtype {array.dtype}")
-    bad = int((~np.isfinite(array)).sum())
-    if bad:
-        raise _checks.fail(argument, "finite pixel values", f"{bad} NaN or Inf among {array.size} values")
-    low, high = float(array.min()), float(array.max())
-    if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
-        raise _checks.fail(argument, "float images in [-1, 1] (or uint8 0..255)",
-                           f"values from {low:.6g} to {high:.6g}")
-    return convert_channels(np.clip(array, -1.0, 1.0).astype(np.float32), channels, argument), False
-
-
 def _listed(value: Any) -> Any:
     """An NHWC array as a list of its images, one image (HxW or HxWxC) as a list of one; anything else as is."""
     if isinstance(value, np.ndarray) and value.ndim == 4:
@@ -171,18 +112,18 @@ def load_hr_images(source: Any = "photos", channels: int = 3,
         path = Path(source).expanduser()
         if path.is_dir():
             files = image_files(path, argument)
-            return [f.name for f in files], [_as_image(f, channels, argument)[0] for f in files]
+            return [f.name for f in files], [as_image(f, channels, argument)[0] for f in files]
         if not path.exists():
             raise FileNotFoundError(f"{argument}: expected 'photos', an image folder or an image file; got "
                                     f"{str(source)!r}, which does not exist")
-        return [path.name], [_as_image(path, channels, argument)[0]]
+        return [path.name], [as_image(path, channels, argument)[0]]
     source = _listed(source)
     if not isinstance(source, (list, tuple)) or not source:
         raise _checks.fail(argument, "'photos', a folder, an image file, an NHWC array or a non-empty list of "
                            "images", f"{type(source).__name__} {_checks.short(source)}")
     names, images = [], []
     for i, item in enumerate(source):
-        images.append(_as_image(item, channels, f"{argument}[{i}]")[0])
+        images.append(as_image(item, channels, f"{argument}[{i}]")[0])
         names.append(Path(item).name if isinstance(item, (str, os.PathLike)) else f"image {i}")
     return names, images
 
@@ -251,7 +192,7 @@ def evaluate_upscaler(upscale: Callable[[np.ndarray], np.ndarray], scale: int, c
 def _check_crop(crop: Any, height: int, width: int) -> tuple[int, int, int] | None:
     if crop is None:
         return None
-    ok = isinstance(crop, (tuple, list)) and len(crop) == 3 and all(_is_int(v) for v in crop)
+    ok = isinstance(crop, (tuple, list)) and len(crop) == 3 and all(_checks.is_int(v) for v in crop)
     if ok:
         y, x, size = (int(v) for v in crop)
         ok = y >= 0 and x >= 0 and size >= 1 and y + size <= height and x + size <= width
@@ -282,7 +223,7 @@ def comparison_figure(upscale: Callable[[np.ndarray], np.ndarray], scale: int, h
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         raise _checks.fail("path", f"a file name ending in one of {FIGURE_SUFFIXES}", repr(str(path)))
-    hr = _cut(_as_image(hr_image, channels, "hr_image")[0], scale, "hr_image")
+    hr = _cut(as_image(hr_image, channels, "hr_image")[0], scale, "hr_image")
     low = low_resolution(hr, scale)
     model = np.clip(np.asarray(upscale(low), np.float32), -1.0, 1.0)
     bicubic = bicubic_upscale(low, scale)
@@ -421,7 +362,7 @@ class SuperResolver:
         """``overlap``, or for None the receptive radius where the image is tiled at all (0 where it is not)."""
         if overlap is not None:
             return overlap
-        if not (_is_int(tile) and tile > 0) or (height <= tile and width <= tile):
+        if not (_checks.is_int(tile) and tile > 0) or (height <= tile and width <= tile):
             return 0  # nothing is tiled (or upscale_tiled rejects the tile)
         radius = self.receptive_radius
         if tile < 2 * radius + 1:
@@ -460,7 +401,7 @@ class SuperResolver:
                                f"{type(data).__name__} {_checks.short(data)}")
         images = []
         for i, item in enumerate(data):
-            image = _as_image(item, self.channels, f"{argument}[{i}]")[0]
+            image = as_image(item, self.channels, f"{argument}[{i}]")[0]
             if min(image.shape[:2]) < patch:
                 raise _checks.fail(f"{argument}[{i}]", f"images of at least {patch}x{patch} pixels (patch_size; "
                                    "crops are never resized)", f"an image of {image.shape[0]}x{image.shape[1]}")
@@ -468,7 +409,7 @@ class SuperResolver:
         return images
 
     def _pairs(self, data: Any, steps: int, data_dir: str | None) -> tuple[tf.data.Dataset, int, int]:
-        epochs, per_epoch = _schedule(steps)
+        epochs, per_epoch = epoch_schedule(steps)
         s = self._settings
         patch, channels = s["patch_size"], s["channels"]
         if isinstance(data, tf.data.Dataset):
@@ -550,7 +491,7 @@ class SuperResolver:
     # -- use -------------------------------------------------------------------------------------------------
     def _upscale_float(self, image: np.ndarray, tile: int | None, overlap: int | None,
                        batch_size: int) -> np.ndarray:
-        if _is_int(tile) and tile == 0:  # 0, like None, is no tiling: the Upscaler's spelling of it
+        if _checks.is_int(tile) and tile == 0:  # 0, like None, is no tiling: the Upscaler's spelling of it
             tile = None
         overlap = self._overlap(overlap, tile, *image.shape[-3:-1])
         out = tiles.upscale_tiled(_run_keras(self.generator), image, self.scale, tile=tile, overlap=overlap,
@@ -573,7 +514,7 @@ class SuperResolver:
         """
         if isinstance(image, np.ndarray) and image.ndim == 4:
             return np.stack([self.upscale(img, tile, overlap, batch_size) for img in image])
-        array, as_uint8 = _as_image(image, self.channels, "image")
+        array, as_uint8 = as_image(image, self.channels, "image")
         out = self._upscale_float(array, tile, overlap, batch_size)
         return to_uint8(out) if as_uint8 else out
 
