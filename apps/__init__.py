@@ -9,7 +9,8 @@ trains a game on the user's data and exports what it learned for inference runti
   f-AnoGAN scorer exported as one ONNX graph served by :class:`ganapps.runtime.OutlierScorer`.
 * :mod:`apps.style_transfer`: image-to-image translation (``PairedTranslator``/``UnpairedTranslator``;
   ``ganapps style ...``): pix2pix on paired and CycleGAN on unpaired images, any image size, exports served by
-  :class:`ganapps.runtime.Translator`. Its benchmarks are still to come (issue 7 is open).
+  :class:`ganapps.runtime.Translator` (benchmarks: ``benchmarks/bench_style.py``, RESULTS.md section 9).
+* :mod:`apps.common`: what the apps share (the image argument they accept, how steps split into epochs).
 
 Apps only compose library pieces (``ganapps.data``, ``ganapps.nets``, ``ganapps.games``, ``ganapps.metrics``,
 ``ganapps.export``) with defaults for their task; capabilities they need belong in ``ganapps/``.
