@@ -15,8 +15,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "augment", "callbacks", "data", "export", "games", "images", "latent", "layers", "losses", "metrics", "nets",
-    "pretrained", "runtime", "tiles", "train",
+    "augment", "callbacks", "data", "debias", "export", "fairness", "games", "images", "latent", "layers", "losses",
+    "metrics", "nets", "pretrained", "rebalance", "runtime", "tiles", "train",
 }
 _GAMES = {
     "GAN": "ganapps.games.gan",
@@ -32,6 +32,7 @@ _GAMES = {
     "FAnoGAN": "ganapps.games.fanogan",
     "AnomalyScores": "ganapps.games.fanogan",
     "FAnoGANScore": "ganapps.games.fanogan",
+    "VAEGAN": "ganapps.games.vaegan",
 }
 
 __all__ = sorted(_SUBMODULES | set(_GAMES) | {"__version__"})

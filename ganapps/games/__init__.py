@@ -12,7 +12,8 @@ from ganapps.games.pix2pix import Pix2Pix
 from ganapps.games.progressive import ProgressiveGAN, ProgressiveSchedule
 from ganapps.games.srgan import SRGAN, interpolate_networks
 from ganapps.games.stylegan import StyleGAN
+from ganapps.games.vaegan import VAEGAN
 
 __all__ = ["ACGAN", "ConditionalGAN", "InfoGAN", "categorical_purity", "AnomalyScores", "FAnoGAN", "FAnoGANScore",
            "GAN", "Pix2Pix", "ProgressiveGAN", "ProgressiveSchedule", "SRGAN", "StyleGAN", "interpolate_networks",
-           "CycleGAN", "ImagePool"]
+           "CycleGAN", "ImagePool", "VAEGAN"]
