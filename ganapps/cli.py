@@ -8,6 +8,7 @@
     ganapps superres train|upscale|evaluate|compare ...   (apps/superres/cli.py)
     ganapps outliers fit|score|evaluate ...                (apps/outliers/cli.py)
     ganapps style train|translate ...                      (apps/style_transfer/cli.py)
+    ganapps debias weights|augment|report ...              (apps/debias/cli.py)
 
 ``generate``, ``superres upscale``, ``outliers score`` and ``style translate`` run the ONNX export with ONNX
 Runtime and never import TensorFlow; the other commands import it only once their arguments have been parsed, so
@@ -161,13 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the samples with a digit classifier.")
     _add_gan_training_args(demo, epochs=50, out="saved_models/digits_gan", lr=5e-4, ema=0.99)
 
-    from apps.outliers.cli import add_parser as add_outliers  # argparse only: no TensorFlow
+    from apps.debias.cli import add_parser as add_debias  # argparse only: no TensorFlow
+    from apps.outliers.cli import add_parser as add_outliers
     from apps.style_transfer.cli import add_parser as add_style
     from apps.superres.cli import add_parser as add_superres
 
     add_superres(commands)
     add_outliers(commands)
     add_style(commands)
+    add_debias(commands)
     return parser
 
 
@@ -182,10 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = " ".join(filter(None, (args.command, getattr(args, "superres_command", None),
-                                     getattr(args, "outliers_command", None), getattr(args, "style_command", None))))
+                                     getattr(args, "outliers_command", None), getattr(args, "style_command", None),
+                                     getattr(args, "debias_command", None))))
     try:
         return {"train": _train, "generate": _generate, "export": _export, "demo": _demo,
-                "superres": _superres, "outliers": _outliers, "style": _style}[args.command](args)
+                "superres": _superres, "outliers": _outliers, "style": _style,
+                "debias": _debias}[args.command](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"ganapps {command}: error: {err}", file=sys.stderr)
         return 2
@@ -284,6 +289,12 @@ def _outliers(args) -> int:
 
 def _style(args) -> int:
     from apps.style_transfer.cli import run
+
+    return run(args)
+
+
+def _debias(args) -> int:
+    from apps.debias.cli import run
 
     return run(args)
 

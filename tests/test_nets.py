@@ -188,3 +188,16 @@ def test_encoders_map_samples_to_linear_float32_latents():
 def test_sample_shape_and_encoder_errors_name_the_argument(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_small_classifier_is_seeded_and_checks_its_arguments():
+    a = nets.small_classifier((16, 16, 1), 10, seed=3)
+    b = nets.small_classifier((16, 16, 1), 10, seed=3)
+    c = nets.small_classifier((16, 16, 1), 10, seed=4)
+    assert a.output_shape == (None, 10) and nets.small_classifier((5,), 3).output_shape == (None, 3)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert not all(np.array_equal(u, v) for u, v in zip(a.get_weights(), c.get_weights()))
+    with pytest.raises(ValueError, match="num_classes: expected at least 2 classes"):
+        nets.small_classifier((5,), 1)
+    with pytest.raises(ValueError, match="sample_shape: expected"):
+        nets.small_classifier((4, 4), 2)

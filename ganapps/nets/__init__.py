@@ -9,6 +9,7 @@ from ganapps.nets.conditional import (acgan_discriminator, conditional_discrimin
                                       infogan_code_dim, infogan_discriminator, mlp_acgan_discriminator,
                                       mlp_conditional_discriminator, mlp_conditional_generator,
                                       mlp_infogan_discriminator)
+from ganapps.nets.classifier import small_classifier
 from ganapps.nets.dcgan import dcgan_discriminator, dcgan_generator
 from ganapps.nets.encoders import dcgan_encoder, mlp_encoder
 from ganapps.nets.mlp import mlp_discriminator, mlp_generator
@@ -31,4 +32,4 @@ __all__ = ["conditional_generator", "conditional_discriminator", "acgan_discrimi
            "num_style_layers", "srresnet_generator", "sr_discriminator", "vgg19_features",
            "unet_generator", "unet_multiple", "size_multiple", "min_size", "pad_to_multiple", "patchgan_discriminator",
            "patchgan_receptive_field",
-           "resnet_generator"]
+           "resnet_generator", "small_classifier"]
