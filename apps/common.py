@@ -1,4 +1,5 @@
-"""What the apps share: the images they accept from users, and how they split training steps into epochs."""
+"""What the apps share: the images they accept from users, the image size they resize them to (and how), and how
+they split training steps into epochs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from ganapps import _checks
 from ganapps.images import convert_channels, from_uint8, read_image
 
-__all__ = ["FIGURE_SUFFIXES", "ImageLike", "as_image", "epoch_schedule"]
+__all__ = ["FIGURE_SUFFIXES", "ImageLike", "as_image", "epoch_schedule", "image_size_pair", "resize_uint8"]
 
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
@@ -51,6 +52,31 @@ def as_image(value: ImageLike, channels: int, argument: str) -> tuple[np.ndarray
                            f"values from {low:.6g} to {high:.6g}")
     return convert_channels(np.clip(array, -1.0, 1.0).astype(np.float32), channels, argument), False
 
+
+def image_size_pair(image_size: Any, argument: str = "image_size") -> tuple[int, int] | None:
+    """``image_size`` as (height, width), or None to keep the source's size: the apps' loaders take a side or a
+    pair, so a command line's single ``--image-size 32`` and a caller's ``(32, 48)`` both work."""
+    if image_size is None:
+        return None
+    if _checks.is_int(image_size) and image_size > 0:
+        return int(image_size), int(image_size)
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_checks.is_int(v) and v > 0
+                                                                              for v in image_size):
+        return int(image_size[0]), int(image_size[1])
+    raise _checks.fail(argument, "None, a positive int or a (height, width) pair", repr(image_size))
+
+
+def resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An HxWxC uint8 image resized to ``size`` (height, width) bilinearly with Pillow: the apps' folder readers
+    resize without TensorFlow, so that scoring an export does not start it."""
+    from PIL import Image
+
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    plane = image[..., 0] if image.shape[-1] == 1 else image
+    out = np.asarray(Image.fromarray(plane).resize((w, h), Image.BILINEAR), dtype=np.uint8)
+    return out[..., None] if out.ndim == 2 else out
 
 def epoch_schedule(steps: int) -> tuple[int, int]:
     """(epochs, steps_per_epoch) multiplying to exactly ``steps``: epochs of 100-200 steps when ``steps`` has

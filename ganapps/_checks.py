@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -96,3 +97,22 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def replace_folder(staged: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Rename the finished folder ``staged`` (beside ``out``, on its file system) to ``out``, replacing any folder
+    there: the old one is renamed aside first and removed after, so a crash part-way leaves the old folder complete
+    (at ``out``, or as ``.<name>.old<pid>`` beside it) or the new one, never a mix of the two."""
+    staged, out = Path(staged), Path(out)
+    if not out.exists():
+        os.replace(staged, out)
+        return out
+    old = out.with_name(f".{out.name}.old{os.getpid()}")
+    os.replace(out, old)
+    try:
+        os.replace(staged, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return out

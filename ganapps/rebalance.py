@@ -313,13 +313,7 @@ def write_folder(out: str | os.PathLike, x: np.ndarray, groups: Any, labels: Any
             writer.writerow([f"images/{name}", _plain(groups[i]), "" if labels is None else _plain(labels[i]),
                              int(synthetic[i])])
         (tmp / PROVENANCE_FILE).write_text(table.getvalue())
-        if out.exists():
-            old = out.with_name(f".{out.name}.old{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        _checks.replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

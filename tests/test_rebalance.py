@@ -1,12 +1,14 @@
-"""Rebalancing by generation: the plan, the group-conditional GAN, synthetic samples, the provenance folder."""
+"""Rebalancing by generation: the plan, the group-conditional GAN, synthetic samples, the provenance folder
+(and the folder swap it is written with)."""
 
 import csv
+import os
 
 import keras
 import numpy as np
 import pytest
 
-from ganapps import images, rebalance
+from ganapps import _checks, images, rebalance
 from ganapps.rebalance import GroupConditionalGAN
 
 # Four (group, label) cells in 2-D: the group moves a sample along x, the class along y.
@@ -149,3 +151,35 @@ def test_write_folder_refuses_to_clobber_and_leaves_nothing_on_a_crash(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
     with pytest.raises(ValueError, match="synthetic: expected 3 booleans"):
         rebalance.write_folder(tmp_path / "new", x, [0, 0, 1], synthetic=[True])
+
+
+def test_replace_folder_swaps_in_the_staged_folder_whole(tmp_path, monkeypatch):
+    out, staged = tmp_path / "out", tmp_path / ".out.staged"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "old.png").write_bytes(b"old")
+    (out / "old.csv").write_text("old")
+    (staged / "images").mkdir(parents=True)
+    (staged / "images" / "new.png").write_bytes(b"new")
+    assert _checks.replace_folder(staged, out) == out
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["images", "images/new.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # staged gone, nothing of the old set aside
+    fresh = tmp_path / "fresh"
+    staged.mkdir()
+    _checks.replace_folder(staged, fresh)
+    assert fresh.is_dir() and not staged.exists()
+
+    staged.mkdir()
+    (staged / "newer.csv").write_text("newer")
+    real_replace, calls = os.replace, []
+
+    def second_rename_fails(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError("device busy")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="device busy"):
+        _checks.replace_folder(staged, out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["images", "images/new.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.staged", "fresh", "out"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -402,6 +401,7 @@ def _augment(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ganapps import rebalance
+    from ganapps._checks import replace_folder
     from ganapps.images import save_grid
 
     out = _out_folder(args.out)
@@ -443,13 +443,7 @@ def _augment(args: argparse.Namespace) -> int:
                                         names=_flat_names(data.names))
         game.save(folder / REBALANCER_FILE)
         save_grid(grid, folder / SYNTHETIC_FILE, nrow=args.per_group)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old{os.getpid()}")
-            os.replace(out, old)
-            os.replace(folder, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(folder, out)
+        replace_folder(folder, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

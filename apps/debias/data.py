@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from apps.common import image_size_pair, resize_uint8
 from ganapps import _checks
 from ganapps.images import IMAGE_EXTENSIONS, convert_channels, from_uint8, read_image
 
@@ -60,17 +61,6 @@ class DebiasData:
 
 
 # -- shared ----------------------------------------------------------------------------------------------------
-def _size(image_size: Any) -> tuple[int, int] | None:
-    if image_size is None:
-        return None
-    if _checks.is_int(image_size) and image_size > 0:
-        return int(image_size), int(image_size)
-    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_checks.is_int(v) and v > 0
-                                                                              for v in image_size):
-        return int(image_size[0]), int(image_size[1])
-    raise _checks.fail("image_size", "None, a positive int or a (height, width) pair", repr(image_size))
-
-
 def _typed(values: list[Any], argument: str, where: str, integer: bool = False) -> np.ndarray:
     """Cell values as int64 when every one is an integer, else as strings (groups may be names; labels, with
     ``integer``, must be class ids, which is what the downstream classifier trains on)."""
@@ -194,23 +184,12 @@ def _folder_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    h, w = size
-    if image.shape[:2] == (h, w):
-        return image
-    plane = image[..., 0] if image.shape[-1] == 1 else image
-    out = np.asarray(Image.fromarray(plane).resize((w, h), Image.BILINEAR), dtype=np.uint8)
-    return out[..., None] if out.ndim == 2 else out
-
-
 def _read_images(folder: Path, files: list[Path], size: tuple[int, int] | None) -> np.ndarray:
     images = [read_image(f, None, "data") for f in files]
     if len({img.shape[-1] for img in images}) > 1:  # gray when every file is, else RGB
         images = [convert_channels(img, 3, "data") for img in images]
     if size is not None:
-        images = [_resized(img, size) for img in images]
+        images = [resize_uint8(img, size) for img in images]
     first = images[0].shape
     for f, img in zip(files, images):
         if img.shape[:2] != first[:2]:
@@ -452,7 +431,7 @@ def load_data(data: str | os.PathLike = DIGITS, split: str = "train", groups: st
         raise _checks.fail("data", _SOURCES, repr(data))
     if not isinstance(split, str) or not split:
         raise _checks.fail("split", "a split name such as 'train' or 'test'", repr(split))
-    size = _size(image_size)
+    size = image_size_pair(image_size)
     for argument, value in (("groups", groups), ("labels", labels), ("data_dir", data_dir)):
         if value is not None and (not isinstance(value, (str, os.PathLike)) or not os.fspath(value)):
             raise _checks.fail(argument, "None or a file path", repr(value))

@@ -13,10 +13,10 @@ import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from apps.common import image_size_pair, resize_uint8
 from ganapps import _checks
 from ganapps import data as gdata
 from ganapps.images import convert_channels, from_uint8, image_files, read_image
@@ -28,29 +28,7 @@ def _fmt(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(v)) for v in shape) + (",)" if len(shape) == 1 else ")")
 
 
-def _check_size(image_size: Any) -> tuple[int, int] | None:
-    if image_size is None:
-        return None
-    if _checks.is_int(image_size) and image_size > 0:
-        return int(image_size), int(image_size)
-    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_checks.is_int(v) and v > 0
-                                                                              for v in image_size):
-        return int(image_size[0]), int(image_size[1])
-    raise _checks.fail("image_size", "None, a positive int or a (height, width) pair", repr(image_size))
-
-
 # -- image folders -------------------------------------------------------------------------------------------
-def _resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    h, w = size
-    if image.shape[:2] == (h, w):
-        return image
-    mode = image[..., 0] if image.shape[-1] == 1 else image
-    out = np.asarray(Image.fromarray(mode).resize((w, h), Image.BILINEAR), dtype=np.uint8)
-    return out[..., None] if out.ndim == 2 else out
-
-
 def _read_folder(folder: Path, argument: str, channels: int | None = None,
                  size: tuple[int, int] | None = None, expected: tuple[int, ...] | None = None) -> np.ndarray:
     """The folder's images as one uint8 NHWC array: each read by :func:`ganapps.images.read_image`, as training
@@ -60,7 +38,7 @@ def _read_folder(folder: Path, argument: str, channels: int | None = None,
     if channels is None and len({img.shape[-1] for img in images}) > 1:
         images = [convert_channels(img, 3, argument) for img in images]
     if size is not None:
-        images = [_resize_uint8(img, size) for img in images]
+        images = [resize_uint8(img, size) for img in images]
     first = images[0].shape
     for f, img in zip(files, images):
         if expected is not None and img.shape != tuple(expected):
@@ -149,7 +127,7 @@ def load_data(source: str | os.PathLike, split: str = "train", normal_class: int
     """
     if split not in gdata.SPLITS:
         raise _checks.fail("split", f"one of {gdata.SPLITS}", repr(split))
-    size = _check_size(image_size)
+    size = image_size_pair(image_size)
     if normal_class is not None and not _checks.is_int(normal_class):
         raise _checks.fail("normal_class", "None or an integer label", repr(normal_class))
     if not isinstance(source, (str, os.PathLike)) or not os.fspath(source):

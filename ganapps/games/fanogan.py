@@ -31,8 +31,9 @@ from keras import layers, ops
 
 from ganapps import _checks, latent
 from ganapps import data as gdata
+from ganapps.games._encoder import TrainsEncoder
 from ganapps.games._phases import Phased
-from ganapps.games.gan import GAN, _fmt, _optimizer, _replica, _shapes_compatible, _validate_vectors
+from ganapps.games.gan import GAN, _fmt, _replica, _shapes_compatible, _validate_vectors
 from ganapps.games.srgan import _Untracked
 from ganapps.layers import MinibatchStdDev
 
@@ -94,7 +95,7 @@ class FAnoGANScore(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class FAnoGAN(Phased, GAN):
+class FAnoGAN(Phased, TrainsEncoder, GAN):
     """A GAN with an encoder trained after it, to score samples as outliers (f-AnoGAN).
 
     Args:
@@ -179,31 +180,7 @@ class FAnoGAN(Phased, GAN):
         default) and the encoder's (Adam(1e-3) by default). All are built here, so a reloaded game resumes
         their state. Other keyword arguments go to ``keras.Model.compile``."""
         super().compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, **kwargs)
-        if e_optimizer is None:
-            e_optimizer = keras.optimizers.Adam(_DEFAULT_E_LR, name="e_optimizer")
-        self.e_optimizer = self._encoder_loss_scaled(_optimizer(e_optimizer, "e_optimizer"))
-        self.e_optimizer.build(self.encoder.trainable_variables)
-
-    def _encoder_loss_scaled(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
-        """The encoder's optimizer, loss-scaled when any network its loss flows through computes in float16: the
-        game's own check looks at the game, G and D, not at the encoder."""
-        optimizer = self._loss_scaled(optimizer)
-        if self.encoder.dtype_policy.name == "mixed_float16" and not isinstance(
-                optimizer, keras.optimizers.LossScaleOptimizer):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
-
-    def get_compile_config(self) -> dict:
-        config = super().get_compile_config()
-        if config:
-            config["e_optimizer"] = keras.saving.serialize_keras_object(self.e_optimizer)
-        return config
-
-    def compile_from_config(self, config: dict) -> None:
-        config = dict(config)
-        if config.get("e_optimizer") is not None:
-            config["e_optimizer"] = keras.saving.deserialize_keras_object(config["e_optimizer"])
-        super().compile_from_config(config)
+        self._compile_encoder(e_optimizer, lambda: keras.optimizers.Adam(_DEFAULT_E_LR, name="e_optimizer"))
 
     # -- training ----------------------------------------------------------------------------------------
     def train_step(self, data):
@@ -334,18 +311,11 @@ class FAnoGAN(Phased, GAN):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
             "phase": self._phase,
             "kappa": self.kappa,
             "feature_layer": self.feature_layer,
         })
         return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> FAnoGAN:
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return super().from_config(config)
 
 
 def _feature_model(discriminator: keras.Model, feature_layer: str | None) -> keras.Model:

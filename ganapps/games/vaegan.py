@@ -39,15 +39,16 @@ from keras import ops
 
 from ganapps import _checks, latent
 from ganapps import data as gdata
+from ganapps.games._encoder import TrainsEncoder
 from ganapps.games.fanogan import _feature_model
-from ganapps.games.gan import GAN, _fmt, _optimizer, _replica, _shapes_compatible, _validate_vectors
+from ganapps.games.gan import GAN, _fmt, _replica, _shapes_compatible, _validate_vectors
 from ganapps.games.srgan import _Untracked
 
 __all__ = ["VAEGAN"]
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class VAEGAN(GAN):
+class VAEGAN(TrainsEncoder, GAN):
     """A VAE whose decoder is a GAN generator, with the discriminator's features as its reconstruction metric.
 
     Args:
@@ -138,31 +139,7 @@ class VAEGAN(GAN):
         """Set the three players' optimizers (Adam(2e-4, beta_1=0.5) each by default), built here so that a
         reloaded game resumes all of their state. Other keyword arguments go to ``keras.Model.compile``."""
         super().compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, **kwargs)
-        self.e_optimizer = self._encoder_loss_scaled(_optimizer(e_optimizer, "e_optimizer"))
-        self.e_optimizer.build(self.encoder.trainable_variables)
-
-    def _encoder_loss_scaled(self, optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
-        """Loss-scaled when the game, G, D or the encoder itself computes in float16 (the encoder's loss flows
-        through all of them)."""
-        optimizer = self._loss_scaled(optimizer)
-        if self.encoder.dtype_policy.name == "mixed_float16" and not isinstance(
-                optimizer, keras.optimizers.LossScaleOptimizer):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
-
-    def get_compile_config(self) -> dict:
-        """The three optimizers and compile options, so a ``.keras`` reload compiles the game as it was."""
-        config = super().get_compile_config()
-        if config:
-            config["e_optimizer"] = keras.saving.serialize_keras_object(self.e_optimizer)
-        return config
-
-    def compile_from_config(self, config: dict) -> None:
-        """Compile from :meth:`get_compile_config`'s output (Keras calls it when loading a ``.keras`` file)."""
-        config = dict(config)
-        if config.get("e_optimizer") is not None:
-            config["e_optimizer"] = keras.saving.deserialize_keras_object(config["e_optimizer"])
-        super().compile_from_config(config)
+        self._compile_encoder(e_optimizer)
 
     # -- training ----------------------------------------------------------------------------------------
     @property
@@ -292,17 +269,9 @@ class VAEGAN(GAN):
         """The GAN's config plus the serialised encoder and the VAE-GAN's weights, for ``.keras`` files."""
         config = super().get_config()
         config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
             "kl_weight": self.kl_weight,
             "recon_weight": self.recon_weight,
             "pixel_weight": self.pixel_weight,
             "feature_layer": self.feature_layer,
         })
         return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> VAEGAN:
-        """The game :meth:`get_config` describes, its networks deserialised."""
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return super().from_config(config)
