@@ -91,7 +91,7 @@ def latent_density(z: Any, bins: int = 10, smoothing: float = 1e-3) -> np.ndarra
 
 
 def sampling_weights(z: Any, alpha: float = 0.01, bins: int = 10, normalize: str = "probability",
-                     smoothing: float = 1e-3) -> np.ndarray:
+                     smoothing: float = 1e-3, strata: Any = None) -> np.ndarray:
     """Per-sample weights that favour sparse regions of latent space: w_n = prod_i 1 / (Q_i(z_ni) + alpha) with Q
     from :func:`latent_density`, computed in log space (a product over many dimensions overflows).
 
@@ -108,6 +108,11 @@ def sampling_weights(z: Any, alpha: float = 0.01, bins: int = 10, normalize: str
             :func:`resampled_dataset`); ``"mean_one"``: their mean is 1 (Keras ``sample_weight``, which keeps
             the loss on the scale of unweighted training).
         smoothing: see :func:`latent_density`.
+        strata: None, or one value per sample (the class labels, typically): the histograms are then taken
+            within each stratum, and each stratum keeps its share of the total weight. Rarity then means rare
+            *for its class*: the classes' own variety (digit shapes, face vs not) no longer crowds the histograms,
+            and the class balance is left as it was. Amini et al. debias within the positive class this way. A
+            stratum of one sample keeps its share.
 
     Returns:
         (N,) float64, positive.
@@ -115,17 +120,35 @@ def sampling_weights(z: Any, alpha: float = 0.01, bins: int = 10, normalize: str
     alpha = _checks.finite_non_negative(alpha, "alpha")
     if not isinstance(normalize, str) or normalize not in _NORMALIZE:
         raise _checks.fail("normalize", " or ".join(repr(v) for v in _NORMALIZE), repr(normalize))
-    density = latent_density(z, bins=bins, smoothing=smoothing)
-    log_weights = -np.sum(np.log(density + alpha), axis=1)
-    weights = np.exp(log_weights - log_weights.max())
+    if strata is None:
+        weights = _latent_weights(z, alpha, bins, smoothing)
+    else:
+        z = np.asarray(z)
+        labels = np.asarray(strata)
+        if labels.shape != (len(z),):
+            raise _checks.fail("strata", f"None or {len(z)} values, one per row of z", f"shape {labels.shape}")
+        weights = np.empty(len(z))
+        for value in np.unique(labels):
+            index = np.flatnonzero(labels == value)
+            share = len(index) / len(z)
+            weights[index] = share if len(index) == 1 else _latent_weights(z[index], alpha, bins, smoothing) * share
     scale = 1.0 if normalize == "probability" else float(len(weights))
     return weights * (scale / weights.sum())
 
 
-def sample_weights(z: Any, alpha: float = 0.01, bins: int = 10, smoothing: float = 1e-3) -> np.ndarray:
+def _latent_weights(z: Any, alpha: float, bins: int, smoothing: float) -> np.ndarray:
+    """The weights of :func:`sampling_weights` over one set of samples, summing to 1."""
+    density = latent_density(z, bins=bins, smoothing=smoothing)
+    log_weights = -np.sum(np.log(density + alpha), axis=1)
+    weights = np.exp(log_weights - log_weights.max())
+    return weights / weights.sum()
+
+
+def sample_weights(z: Any, alpha: float = 0.01, bins: int = 10, smoothing: float = 1e-3,
+                   strata: Any = None) -> np.ndarray:
     """:func:`sampling_weights` with mean 1, ready for ``model.fit(..., sample_weight=...)``: the debiasing
     applied by weighting the loss instead of by resampling (every sample still seen once per epoch)."""
-    return sampling_weights(z, alpha=alpha, bins=bins, normalize="mean_one", smoothing=smoothing)
+    return sampling_weights(z, alpha=alpha, bins=bins, normalize="mean_one", smoothing=smoothing, strata=strata)
 
 
 def _weight_vector(values: Any, argument: str, n: int | None = None) -> np.ndarray:
@@ -280,7 +303,7 @@ class LatentResampling(keras.callbacks.Callback):
             An output that is a tuple or list (a VAE encoder's ``(mean, log_variance)``) gives its first element;
             a dict its first value. Codes with more than one axis after the samples are flattened.
         x: the training samples, a NumPy array (N, ...), N >= 2, in the order the dataset indexes them.
-        alpha, bins, smoothing: see :func:`sampling_weights`.
+        alpha, bins, smoothing, strata: see :func:`sampling_weights` (strata: e.g. the class labels of ``x``).
         batch_size: samples per encoder call.
         every: recompute every ``every`` epochs.
 
@@ -293,7 +316,7 @@ class LatentResampling(keras.callbacks.Callback):
     """
 
     def __init__(self, encoder: Any, x: Any, alpha: float = 0.01, bins: int = 10, batch_size: int = 256,
-                 every: int = 1, smoothing: float = 1e-3):
+                 every: int = 1, smoothing: float = 1e-3, strata: Any = None):
         super().__init__()
         import tensorflow as tf
 
@@ -310,6 +333,9 @@ class LatentResampling(keras.callbacks.Callback):
         self.batch_size = _checks.positive_int(batch_size, "batch_size")
         self.every = _checks.positive_int(every, "every")
         n = len(x)
+        self.strata = None if strata is None else np.asarray(strata)
+        if self.strata is not None and self.strata.shape != (n,):
+            raise _checks.fail("strata", f"None or {n} values, one per sample of x", f"shape {self.strata.shape}")
         self.probabilities = tf.Variable(np.full(n, 1.0 / n), dtype=tf.float64, trainable=False,
                                          name="debias_probabilities")
         self.history: dict[str, list] = {"epoch": [], "effective_sample_size": [], "entropy": []}
@@ -339,7 +365,7 @@ class LatentResampling(keras.callbacks.Callback):
         """Re-encode ``x`` and reset :attr:`probabilities` now (also what each scheduled epoch does); returns
         them as NumPy."""
         p = sampling_weights(self.encode(), alpha=self.alpha, bins=self.bins, normalize="probability",
-                             smoothing=self.smoothing)
+                             smoothing=self.smoothing, strata=self.strata)
         self.probabilities.assign(p)
         self.history["epoch"].append(epoch)
         self.history["effective_sample_size"].append(effective_sample_size(p))

@@ -73,6 +73,25 @@ def test_weights_do_not_depend_on_sample_order():
         np.testing.assert_allclose(debias.sampling_weights(z[order], normalize=normalize), w[order], rtol=1e-12)
 
 
+def test_strata_measure_rarity_within_each_class_and_keep_the_class_balance():
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], [300, 100])
+    z = rng.normal(0, 1, (400, 3))
+    z[labels == 1] += 6.0           # class 1 is its own region: rare overall, common within its class
+    rare = np.zeros(400, bool)
+    rare[rng.choice(np.flatnonzero(labels == 0), 15, replace=False)] = True
+    z[rare, 0] += 4.0               # a rare kind of class 0
+    p = debias.sampling_weights(z, strata=labels)
+    assert p[labels == 0].sum() == pytest.approx(0.75) and p[labels == 1].sum() == pytest.approx(0.25)
+    np.testing.assert_allclose(p[labels == 1] / 0.25, debias.sampling_weights(z[labels == 1]))
+    assert p[rare].mean() > 3 * p[(labels == 0) & ~rare].mean()
+    assert debias.sampling_weights(z)[labels == 1].sum() > 0.25  # unstratified, the whole class weighs more
+    one = debias.sampling_weights(z[:5], strata=[0, 0, 0, 0, 1])  # a stratum of one keeps its share
+    assert one[4] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="strata: expected None or 400 values, one per row of z"):
+        debias.sampling_weights(z, strata=labels[:10])
+
+
 def test_normalisations_and_effective_sample_size():
     z = planted(n=400, rare=20)
     p = debias.sampling_weights(z, normalize="probability")

@@ -34,7 +34,8 @@ def _images(n=160, rare=0.1, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     x, y, groups = _planted()
-    deb = DatasetDebiaser(latent_dim=2, steps=300, batch_size=64, hidden=(32, 32), seed=0, jit_compile=False)
+    deb = DatasetDebiaser(latent_dim=2, alpha=0.01, bins=10, steps=300, batch_size=64, hidden=(32, 32), seed=0,
+                          jit_compile=False)
     return deb.fit(x), x, y, groups
 
 
@@ -93,7 +94,7 @@ def test_every_classifier_method_learns(fitted):
 
 def test_images_report_and_rarity_figure(tmp_path):
     x, groups = _images()
-    deb = DatasetDebiaser(latent_dim=2, steps=150, hidden=(32,), seed=0, jit_compile=False).fit(x)
+    deb = DatasetDebiaser(latent_dim=2, alpha=0.01, bins=10, steps=150, hidden=(32,), seed=0, jit_compile=False).fit(x)
     rarity = deb.rarity(x)
     assert rarity[groups == 1].mean() > rarity[groups == 0].mean()
     before = int(deb.game.g_optimizer.iterations)

@@ -1,7 +1,7 @@
 """The debiaser: a VAE-GAN of the data, and the per-sample weights that make its rare latent regions count.
 
     from apps.debias import DatasetDebiaser
-    deb = DatasetDebiaser(latent_dim=8, alpha=0.01).fit(x_train)       # no group labels needed
+    deb = DatasetDebiaser(latent_dim=16, alpha=1.0).fit(x_train)       # no group labels needed
     w = deb.sample_weights(x_train)                   # mean 1: model.fit(x, y, sample_weight=w)
     ds = deb.resampled_dataset(x_train, y_train, batch_size=64)   # or draw batches by the weights
     cb = deb.callback(x_train)                        # recompute them each epoch (Amini et al. 2019)
@@ -39,7 +39,7 @@ ARCHITECTURES = ("auto", "mlp", "dcgan")
 MLP_MAX_VALUES = 1024
 """``architecture="auto"`` picks MLP nets for samples of at most this many values."""
 
-_DEFAULTS: dict[str, Any] = dict(latent_dim=8, alpha=0.01, bins=10, steps=1500, batch_size=64, learning_rate=1e-3,
+_DEFAULTS: dict[str, Any] = dict(latent_dim=16, alpha=1.0, bins=5, steps=1500, batch_size=64, learning_rate=1e-3,
                                  architecture="auto", hidden=(256, 256), width=32, kl_weight=1.0,
                                  pixel_weight=1.0, recon_weight=1.0, seed=0, jit_compile="auto")
 
@@ -98,13 +98,18 @@ class DatasetDebiaser:
     """Latent-density debiasing without group labels (see the module docstring).
 
     Args:
-        latent_dim: size of the VAE-GAN's latent space, whose per-dimension histograms give the densities. Small
-            (4-16): each dimension then holds a broad factor of variation, and histograms of few dimensions stay
-            well filled.
+        latent_dim: size of the VAE-GAN's latent space, whose per-dimension histograms give the densities.
         alpha: the debiasing strength: a sample's weight is ``prod_i 1 / (Q_i + alpha)`` over the latent
             dimensions, ``Q_i`` the share of samples in its histogram bin; small alpha (0.001-0.01) weighs rare
-            regions much more, large alpha (> 1) tends to equal weights (see :func:`ganapps.debias.sampling_weights`).
+            regions much more, large alpha tends to equal weights (see :func:`ganapps.debias.sampling_weights`).
+            On a small dataset a small alpha puts most of the weight on a few outliers (the effective sample size
+            falls to a few percent) and the classifier then forgets the common samples.
         bins: histogram bins per latent dimension.
+
+    The defaults (16 dimensions, alpha 1, 5 bins) were chosen on the biased digits (1438 images) on a
+    development seed, where a latent size of 4 did not see the rare attribute and alpha 0.01 left an effective
+    sample size of 1-4 % (``benchmarks/RESULTS.md``, section 10); datasets of many thousands of samples afford
+    more bins and a smaller alpha, as in Amini et al. (alpha 0.001).
         steps, batch_size, learning_rate: the VAE-GAN's training (Adam, beta_1 0.5, the same rate for its three
             players).
         architecture: ``"mlp"``, ``"dcgan"`` (images with power-of-two sides of at least 4) or ``"auto"`` (MLP
@@ -115,7 +120,7 @@ class DatasetDebiaser:
         jit_compile: XLA for the training step (True, False or "auto").
     """
 
-    def __init__(self, latent_dim: int = 8, alpha: float = 0.01, bins: int = 10, steps: int = 1500,
+    def __init__(self, latent_dim: int = 16, alpha: float = 1.0, bins: int = 5, steps: int = 1500,
                  batch_size: int = 64, learning_rate: float = 1e-3, architecture: str = "auto",
                  hidden: Sequence[int] = (256, 256), width: int = 32, kl_weight: float = 1.0,
                  pixel_weight: float = 1.0, recon_weight: float = 1.0, seed: int | None = 0,
@@ -242,25 +247,28 @@ class DatasetDebiaser:
         samples = self._samples(x)
         return self.game.reconstruct(samples, batch_size=batch_size)
 
-    def sample_weights(self, x: Any, normalize: str = "mean_one") -> np.ndarray:
+    def sample_weights(self, x: Any, normalize: str = "mean_one", strata: Any = None) -> np.ndarray:
         """Per-sample weights of ``x`` against ``x``'s own latent histograms: mean 1 (``model.fit``'s
-        ``sample_weight``) or, with ``normalize="probability"``, sampling probabilities summing to 1."""
-        return debias.sampling_weights(self.encode(x), alpha=self.alpha, bins=self.bins, normalize=normalize)
+        ``sample_weight``) or, with ``normalize="probability"``, sampling probabilities summing to 1. With
+        ``strata`` (the class labels), rarity is measured within each class and the class balance is kept (see
+        :func:`ganapps.debias.sampling_weights`)."""
+        return debias.sampling_weights(self.encode(x), alpha=self.alpha, bins=self.bins, normalize=normalize,
+                                       strata=strata)
 
-    def rarity(self, x: Any) -> np.ndarray:
+    def rarity(self, x: Any, strata: Any = None) -> np.ndarray:
         """``log`` of each sample's sampling probability, up to a constant: higher is rarer in ``x``."""
-        return np.log(self.sample_weights(x, normalize="probability"))
+        return np.log(self.sample_weights(x, normalize="probability", strata=strata))
 
     def resampled_dataset(self, x: Any, y: Any = None, batch_size: int = 32, steps: int | None = None,
-                          seed: int = 0) -> tf.data.Dataset:
+                          seed: int = 0, strata: Any = None) -> tf.data.Dataset:
         """Batches of ``(x, y)`` (or ``x``) drawn with replacement by the weights: rare samples more often.
         ``x`` is passed through as given (the weights come from its latent codes)."""
-        probabilities = self.sample_weights(x, normalize="probability")
+        probabilities = self.sample_weights(x, normalize="probability", strata=strata)
         return debias.resampled_dataset(np.asarray(x), None if y is None else np.asarray(y),
                                         probabilities=probabilities, batch_size=batch_size, steps=steps, seed=seed)
 
-    def callback(self, x: Any, every: int = 1, refine_steps: int = 0,
-                 batch_size: int = 256) -> debias.LatentResampling:
+    def callback(self, x: Any, every: int = 1, refine_steps: int = 0, batch_size: int = 256,
+                 strata: Any = None) -> debias.LatentResampling:
         """A :class:`ganapps.debias.LatentResampling` over ``x`` whose ``probabilities`` a
         :func:`ganapps.debias.resampled_dataset` reads: recomputed at the start of every ``every``-th epoch, after
         ``refine_steps`` more VAE-GAN steps (0: the latent space stays as fitted, and so do the weights)."""
@@ -274,7 +282,7 @@ class DatasetDebiaser:
             return self.encode(batch, batch_size=batch_size)
 
         return debias.LatentResampling(encode, samples, alpha=self.alpha, bins=self.bins, batch_size=len(samples),
-                                       every=every)
+                                       every=every, strata=strata)
 
     def rarity_figure(self, x: Any, path: str | os.PathLike, n: int = 16, title: str | None = None) -> Path:
         """The ``n`` most common and the ``n`` rarest samples of ``x`` by latent density, one row of images each
@@ -339,13 +347,14 @@ needed: the oracle that latent resampling tries to match without them)."""
 def train_classifier(x: Any, y: Any, method: str = "plain", groups: Any = None,
                      debiaser: DatasetDebiaser | None = None, rebalancer: Any = None, target_balance: float = 1.0,
                      epochs: int = 10, batch_size: int = 64, learning_rate: float = 1e-3, width: int = 16,
-                     seed: int = 0, verbose: int | str = 0) -> keras.Model:
+                     per_class: bool = True, seed: int = 0, verbose: int | str = 0) -> keras.Model:
     """Train :func:`ganapps.nets.small_classifier` on ``(x, y)`` the way ``method`` says (:data:`METHODS`); every
     method sees the same number of batches (``epochs`` times ``len(x) // batch_size``), so only what the batches
     hold differs. Returns the classifier (logits).
 
-    ``debiaser``: a fitted :class:`DatasetDebiaser` (method "latent"); ``rebalancer``: a fitted
-    :class:`ganapps.rebalance.GroupConditionalGAN` (method "rebalance", with ``target_balance``).
+    ``debiaser``: a fitted :class:`DatasetDebiaser` (method "latent"; ``per_class``: latent rarity within each
+    class, keeping the class balance); ``rebalancer``: a fitted :class:`ganapps.rebalance.GroupConditionalGAN`
+    (method "rebalance", with ``target_balance``).
     """
     from ganapps import rebalance as grebalance
 
@@ -376,7 +385,8 @@ def train_classifier(x: Any, y: Any, method: str = "plain", groups: Any = None,
     if method in ("plain", "rebalance"):
         probabilities = np.full(len(samples), 1.0 / len(samples))
     elif method == "latent":
-        probabilities = debiaser.sample_weights(samples, normalize="probability")
+        probabilities = debiaser.sample_weights(samples, normalize="probability",
+                                                strata=labels if per_class else None)
     else:
         values, index, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
         probabilities = 1.0 / counts[index]

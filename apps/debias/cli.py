@@ -46,7 +46,7 @@ RARITY_FILE = "rarity.png"
 SYNTHETIC_FILE = "synthetic.png"
 TOP = 0.05
 """The share of the largest weights whose groups ``weights`` and ``report`` count."""
-DEBIASER_DEFAULTS = {"latent_dim": 8, "alpha": 0.01, "bins": 10, "steps": 1500, "batch_size": 64,
+DEBIASER_DEFAULTS = {"latent_dim": 16, "alpha": 1.0, "bins": 5, "steps": 1500, "batch_size": 64,
                      "architecture": "auto"}
 REBALANCER_DEFAULTS = {"latent_dim": 32, "steps": 2000, "batch_size": 64}
 
@@ -114,12 +114,15 @@ def _add_debiaser_args(p: argparse.ArgumentParser, model_help: str, report: bool
     g = p.add_argument_group("debiaser (a VAE-GAN's latent space)")
     g.add_argument("--model", default=None, metavar="FILE.keras", help=model_help)
     g.add_argument("--latent-dim", type=positive_int, default=None,
-                   help="latent size of the debiaser (default: 8" + ("; of the rebalancer: 32)" if report else ")"))
+                   help="latent size of the debiaser (default: 16" + ("; of the rebalancer: 32)" if report else ")"))
     g.add_argument("--alpha", type=positive_float, default=None,
                    help="debiasing strength: small alpha weighs rare latent regions much more, large alpha tends "
-                        "to equal weights (default: 0.01, or --model's)")
+                        "to equal weights (default: 1.0, or --model's)")
     g.add_argument("--bins", type=positive_int, default=None,
-                   help="histogram bins per latent dimension (default: 10, or --model's)")
+                   help="histogram bins per latent dimension (default: 5, or --model's)")
+    g.add_argument("--per-class", action=argparse.BooleanOptionalAction, default=None,
+                   help="measure latent rarity within each class and keep the class balance (needs labels); "
+                        "--no-per-class: over all samples at once (default: per class when labels are known)")
     g.add_argument("--steps", type=positive_int, default=None,
                    help="training steps of the debiaser's VAE-GAN (default: 1500" +
                         ("; of the rebalancer's GAN: 2000)" if report else ")"))
@@ -333,6 +336,14 @@ def _plain(value: Any) -> Any:
 
 
 # -- weights -------------------------------------------------------------------------------------------------
+def _per_class(args: argparse.Namespace, labels: Any) -> bool:
+    """``--per-class``: as given (refused without labels), else on exactly when the data has labels."""
+    if args.per_class and labels is None:
+        raise ValueError("--per-class: expected class labels to measure rarity within (--labels, a 'label' column "
+                         "or --label-key); got none")
+    return labels is not None if args.per_class is None else args.per_class
+
+
 def _weights(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -342,11 +353,13 @@ def _weights(args: argparse.Namespace) -> int:
 
     out = _out_folder(args.out)
     data = _load(args, args.data, args.split, args.groups, args.labels, _LOAD_ARGUMENTS)
+    strata = data.labels if _per_class(args, data.labels) else None  # checked before the debiaser trains
     debiaser, how = _debiaser(args, data.x, _verbose(args), args.batch_size,
                               ("latent_dim", "steps", "architecture", "batch_size"))
     z = _encode(debiaser, data.x)
-    weights = debias.sampling_weights(z, alpha=debiaser.alpha, bins=debiaser.bins, normalize="mean_one")
-    probabilities = debias.sampling_weights(z, alpha=debiaser.alpha, bins=debiaser.bins, normalize="probability")
+    weights = debias.sampling_weights(z, alpha=debiaser.alpha, bins=debiaser.bins, normalize="mean_one",
+                                      strata=strata)
+    probabilities = weights / weights.sum()
     rarity = np.log(probabilities)
     ess = float(debias.effective_sample_size(probabilities))
 
@@ -366,7 +379,8 @@ def _weights(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {"n": len(weights), "data": data.source, "alpha": debiaser.alpha,
                                "bins": debiaser.bins, "latent_dim": int(z.shape[1]),
                                "model": str(args.model) if args.model else DEBIASER_FILE,
-                               "effective_sample_size": ess, "effective_sample_share": ess / len(weights)}
+                               "effective_sample_size": ess, "effective_sample_share": ess / len(weights),
+                               "per_class": strata is not None}
     shares = None
     if data.groups is not None:
         shares = top_weighted_shares(weights, data.groups, TOP)
@@ -497,6 +511,7 @@ def _report(args: argparse.Namespace) -> int:
         if value is None:
             raise ValueError(f"{option}: expected the training data's {what}; got none for {train.source}")
     test = _test_data(args, train)
+    per_class = _per_class(args, train.labels)
     verbose = _verbose(args)
     lines, settings = [], {"method": args.method, "epochs": args.epochs, "batch_size": args.batch_size,
                            "seed": args.seed}
@@ -521,13 +536,14 @@ def _report(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model = train_classifier(train.x, train.labels, method=args.method, groups=train.groups, debiaser=debiaser,
                              rebalancer=rebalancer, target_balance=args.target_balance, epochs=args.epochs,
-                             batch_size=args.batch_size, seed=args.seed, verbose=verbose)
+                             batch_size=args.batch_size, per_class=per_class, seed=args.seed,
+                             verbose=verbose)
     lines.append(f"classifier: method {args.method}, {args.epochs} epochs, in {time.perf_counter() - start:.1f} s")
     predicted = predict_labels(model, test.x)
     rarity = None
     if debiaser is not None and not args.no_rarity:
         try:
-            rarity = debiaser.rarity(train.x)
+            rarity = debiaser.rarity(train.x, strata=train.labels if per_class else None)
         except ValueError as err:
             raise _renamed(err, {"x": "--data"}) from err
     notes = [f"- method: **{args.method}** ({args.epochs} epochs, batch size {args.batch_size}, seed {args.seed})",
