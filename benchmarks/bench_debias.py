@@ -19,6 +19,7 @@ of the (a)->(d) worst-group gap that (b) and (c) close.
 
     python benchmarks/bench_debias.py --attribute rotated --seeds 0,1,2
     python benchmarks/bench_debias.py --quick                       # smoke run
+    python benchmarks/bench_debias.py --summarize a.json b.json     # the seeds of several runs together
     python benchmarks/bench_debias.py --sweep --seeds 9 --latent-dims 4,8 --alphas 0.01,0.1,1 --bins-list 5,10
 
 ``--sweep`` chooses the latent-resampling settings on a development seed (not one of the reported seeds): one
@@ -81,8 +82,8 @@ def _run_seed(args: argparse.Namespace, seed: int) -> dict:
                                   "equalized_odds_difference": report["equalized_odds_difference"],
                                   "seconds": round(time.perf_counter() - t0, 1)}
         print(f"seed {seed} {method:9s} acc {report['accuracy']:.3f} groups "
-              f"{[round(r['accuracy'], 3) for r in report['groups'].values()]} worst {report['worst_group_accuracy']:.3f}",
-              flush=True)
+              f"{[round(r['accuracy'], 3) for r in report['groups'].values()]} "
+              f"worst {report['worst_group_accuracy']:.3f}", flush=True)
     return out
 
 
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: one seed, few steps")
     parser.add_argument("--per-class", action=argparse.BooleanOptionalAction, default=True,
                         help="latent rarity within each class (the labels as strata; default) or over all samples")
+    parser.add_argument("--summarize", nargs="+", default=None, metavar="JSON",
+                        help="print the summary of earlier runs' --json files together (no training)")
     parser.add_argument("--sweep", action="store_true", help="choose latent settings on the first seed")
     parser.add_argument("--latent-dims", default="4,8")
     parser.add_argument("--alphas", default="0.001,0.01,0.1,1")
@@ -187,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         _sweep(args)
         return 0
+    if args.summarize:
+        runs = [run for path in args.summarize for run in json.loads(Path(path).read_text())["runs"]]
+        print(f"{len(runs)} seeds: {', '.join(str(r['seed']) for r in runs)}")
+        print("\n".join(_summary(runs, args.methods)))
+        return 0
     if args.quick:
         args.seeds, args.epochs, args.vae_steps, args.cgan_steps = args.seeds[:1], 2, 50, 50
     start = time.perf_counter()
@@ -194,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"biased digits, attribute {args.attribute!r}, rare share {args.rare_share}, {len(args.seeds)} seeds, "
           f"{args.epochs} epochs, VAE-GAN {args.vae_steps} steps (latent {args.latent_dim}, alpha {args.alpha}, "
-          f"bins {args.bins}, per class {args.per_class}), cGAN {args.cgan_steps} steps; {time.perf_counter() - start:.0f} s")
+          f"bins {args.bins}, per class {args.per_class}), cGAN {args.cgan_steps} steps; "
+          f"{time.perf_counter() - start:.0f} s")
     print()
     print("\n".join(_summary(runs, args.methods)))
     if args.json:

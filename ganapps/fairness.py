@@ -244,7 +244,8 @@ def _check_report(report: Any) -> Mapping[str, Any]:
         and all(isinstance(row, Mapping) and {"count", "share", "accuracy"} <= set(row)
                 for row in report["groups"].values())
     if not ok:
-        given = f"a dict with keys {_checks.short(list(report))}" if isinstance(report, Mapping) else type(report).__name__
+        given = (f"a dict with keys {_checks.short(list(report))}" if isinstance(report, Mapping)
+                 else type(report).__name__)
         raise _checks.fail("report", f"a dict from group_report (keys {', '.join(REPORT_KEYS)})", given)
     return report
 
