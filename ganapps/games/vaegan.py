@@ -38,11 +38,8 @@ import tensorflow as tf
 from keras import ops
 
 from ganapps import _checks, latent
-from ganapps import data as gdata
 from ganapps.games._encoder import TrainsEncoder
-from ganapps.games.fanogan import _feature_model
-from ganapps.games.gan import GAN, _fmt, _replica, _shapes_compatible, _validate_vectors
-from ganapps.games.srgan import _Untracked
+from ganapps.games.gan import GAN, _fmt, _replica, _shapes_compatible
 
 __all__ = ["VAEGAN"]
 
@@ -85,13 +82,7 @@ class VAEGAN(TrainsEncoder, GAN):
         self.kl_weight = _checks.finite_non_negative(kl_weight, "kl_weight")
         self.recon_weight = _checks.finite_non_negative(recon_weight, "recon_weight")
         self.pixel_weight = _checks.finite_non_negative(pixel_weight, "pixel_weight")
-        self._check_encoder(encoder)
-        self.encoder = encoder
-        if feature_layer is not None and not isinstance(feature_layer, str):
-            raise _checks.fail("feature_layer", "None or the name of a discriminator layer", repr(feature_layer))
-        self.feature_layer = feature_layer
-        self._features = _Untracked(None)  # (discriminator, feature model): rebuilt if the discriminator changes
-        self.feature_model  # noqa: B018  (builds it now, so that a bad feature_layer fails here)
+        self._set_encoder(encoder, feature_layer)
         self.e_loss_tracker = keras.metrics.Mean(name="e_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -123,15 +114,6 @@ class VAEGAN(TrainsEncoder, GAN):
             raise _checks.fail("encoder", want, f"one with {len(widths)} output(s) {got}")
 
     # -- features ----------------------------------------------------------------------------------------
-    @property
-    def feature_model(self) -> keras.Model:
-        """A ``keras.Model`` from samples to the discriminator's flat features (batch, k), the learned similarity's
-        space; it shares the discriminator's layers and is not saved separately."""
-        cached = self._features.value
-        if cached is None or cached[0] is not self.discriminator:
-            self._features.value = (self.discriminator, _feature_model(self.discriminator, self.feature_layer))
-        return self._features.value[1]
-
     # -- compile -----------------------------------------------------------------------------------------
     def compile(self, g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
                 d_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
@@ -223,18 +205,6 @@ class VAEGAN(TrainsEncoder, GAN):
         return {m.name: m.result() for m in self.metrics}
 
     # -- inference ---------------------------------------------------------------------------------------
-    def _samples(self, x) -> np.ndarray:
-        """``x`` as float32 samples of the game's sample shape, checked as ``fit`` checks its data (images must
-        lie in [-1, 1]: 0..255 pixels would land far outside the posterior the encoder learned)."""
-        shape = self._sample_shape()
-        if len(shape) == 3:
-            x = np.asarray(x)
-            gdata.validate_images(x, argument="x", expected_shape=shape)
-            return x.astype(np.float32, copy=False)
-        x = np.asarray(x, dtype=np.float32)
-        _validate_vectors(x, shape)
-        return x
-
     def encode_distribution(self, x: Any, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """The posterior q(z|x) of each sample as ``(mean, log_variance)``, each (n, latent_dim) float32: what a
         density estimate over the dataset's latent codes needs beyond the means."""
