@@ -78,6 +78,7 @@ def resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     out = np.asarray(Image.fromarray(plane).resize((w, h), Image.BILINEAR), dtype=np.uint8)
     return out[..., None] if out.ndim == 2 else out
 
+
 def epoch_schedule(steps: int) -> tuple[int, int]:
     """(epochs, steps_per_epoch) multiplying to exactly ``steps``: epochs of 100-200 steps when ``steps`` has
     such a divisor (a progress bar per epoch, a History row per epoch), else one epoch of all of them."""

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,12 @@ def short(value, limit: int = 60) -> str:
 def is_int(value) -> bool:
     """Whether ``value`` is a Python or NumPy integer (booleans are not integers here)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (anything else unchanged), so that configs, CSV rows and
+    reports built from array entries serialise to JSON and print without ``np.int64(...)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _finite_number(value) -> bool:

@@ -85,13 +85,8 @@ def _group_index(groups: Any, n: int, at_least: int = 1) -> tuple[list[Hashable]
     keys, inverse = _sorted_unique(array, "groups")
     if len(keys) < at_least:
         raise _checks.fail("groups", f"at least {at_least} different groups to compare",
-                           f"only one: {_plain(keys[0])!r}")
-    return [_plain(k) for k in keys], inverse.reshape(-1)
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as the Python value it holds, so reports serialise to JSON."""
-    return value.item() if isinstance(value, np.generic) else value
+                           f"only one: {_checks.plain(keys[0])!r}")
+    return [_checks.plain(k) for k in keys], inverse.reshape(-1)
 
 
 def _is_binary(labels: np.ndarray) -> bool:
@@ -111,7 +106,7 @@ def _classes(positive: Any, labels: np.ndarray) -> list[Any]:
         return [positive]
     if _is_binary(labels):
         return [1]
-    return [_plain(c) for c in _sorted_unique(labels, "y_pred")[0]]
+    return [_checks.plain(c) for c in _sorted_unique(labels, "y_pred")[0]]
 
 
 def _spread(rates: np.ndarray, defined: np.ndarray) -> float:
@@ -172,11 +167,16 @@ def equalized_odds_difference(y_true: Any, y_pred: Any, groups: Any, positive: A
 
     The larger of the between-group ranges (max minus min over groups) of the true-positive rate
     ``P(pred = positive | true = positive, g)`` and of the false-positive rate
-    ``P(pred = positive | true != positive, g)``, as fairlearn defines it. A group with no positive samples has no
-    true-positive rate and one with no negative samples no false-positive rate: it is left out of that rate's
-    range (and a rate defined in fewer than two groups adds 0). ``positive=None`` reads labels as
-    :func:`demographic_parity_difference` does: 1 for 0/1 labels, otherwise the largest difference over the
-    classes in ``y_true`` and ``y_pred``, each class against the rest.
+    ``P(pred = positive | true != positive, g)``, as fairlearn defines it. Undefined rates are skipped here: a
+    group with no positive samples has no true-positive rate and one with no negative samples no false-positive
+    rate, so that group is left out of that rate's range (and a rate defined in fewer than two groups adds 0).
+    fairlearn (``fairlearn.metrics.equalized_odds_difference``, through scikit-learn's normalised confusion
+    matrix) counts such an undefined rate as 0 instead, so the two can differ when a group lacks positives or
+    negatives: there, a group without positives has a true-positive rate of 0, which can widen the range.
+    Otherwise they agree on 0/1 labels (fairlearn's rates take binary labels only).
+
+    ``positive=None`` reads labels as :func:`demographic_parity_difference` does: 1 for 0/1 labels, otherwise the
+    largest difference over the classes in ``y_true`` and ``y_pred``, each class against the rest.
 
     Raises:
         ValueError: not 1-D, empty, mismatched lengths, fewer than two groups, a ``positive`` found in neither
@@ -250,13 +250,18 @@ def _check_report(report: Any) -> Mapping[str, Any]:
     return report
 
 
+def markdown_cell(value: Any) -> str:
+    """``value`` as text for a markdown table cell: a ``|`` in a group's name would otherwise end the cell."""
+    return str(value).replace("|", "\\|")
+
+
 def group_report_markdown(report: Mapping[str, Any]) -> str:
     """The report as a markdown table and summary lines, for a README, a pull request or a terminal."""
     report = _check_report(report)
     lines = ["| group | count | share | accuracy |", "|---|---:|---:|---:|"]
     for name, row in report["groups"].items():
-        cell = str(name).replace("|", "\\|")
-        lines.append(f"| {cell} | {row['count']} | {100 * row['share']:.1f}% | {row['accuracy']:.3f} |")
+        lines.append(f"| {markdown_cell(name)} | {row['count']} | {100 * row['share']:.1f}% "
+                     f"| {row['accuracy']:.3f} |")
     lines += [
         "",
         f"- overall accuracy: {report['accuracy']:.3f} ({report['n']} samples)",

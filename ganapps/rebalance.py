@@ -36,15 +36,14 @@ from ganapps import _checks
 from ganapps.games.conditional import ConditionalGAN
 
 __all__ = ["GroupConditionalGAN", "Rebalanced", "augment", "build_rebalancer", "fit_rebalancer",
-           "rebalance_plan", "synthesize", "write_folder", "PROVENANCE_FILE"]
+           "rebalance_plan", "synthesize", "write_folder", "file_stems", "PROVENANCE_FILE",
+           "SYNTHETIC_PREFIX"]
 
 PROVENANCE_FILE = "provenance.csv"
 """What :func:`write_folder` writes beside the images: one row per image (file, group, label, synthetic)."""
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as the Python value a JSON config and a CSV hold."""
-    return value.item() if isinstance(value, np.generic) else value
+SYNTHETIC_PREFIX = "synthetic_"
+"""How the names of :func:`write_folder`'s synthetic images begin (``synthetic_00000.png``, ...); no real
+sample's name may begin so."""
 
 
 def _values(array: Any, argument: str, n: int | None = None) -> np.ndarray:
@@ -115,7 +114,7 @@ class GroupConditionalGAN(ConditionalGAN):
 
     @staticmethod
     def _vocabulary(values: Any, argument: str) -> list:
-        values = [_plain(v) for v in values] if isinstance(values, (list, tuple, np.ndarray)) else values
+        values = [_checks.plain(v) for v in values] if isinstance(values, (list, tuple, np.ndarray)) else values
         if not isinstance(values, list) or not values or len(set(values)) != len(values) \
                 or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values):
             raise _checks.fail(argument, "a non-empty list of distinct ints or strings", _checks.short(values))
@@ -152,6 +151,8 @@ class GroupConditionalGAN(ConditionalGAN):
         return self.generate(len(condition), labels=condition, seed=seed, batch_size=batch_size)
 
     def get_config(self) -> dict:
+        """The conditional GAN's config plus the group and class values, so a ``.keras`` reload maps the same
+        values to the same condition vectors."""
         config = super().get_config()
         config.update({"group_values": list(self.group_values),
                        "label_values": list(self.label_values) or None})
@@ -282,8 +283,9 @@ def write_folder(out: str | os.PathLike, x: np.ndarray, groups: Any, labels: Any
     label, synthetic) with one row each, so a later reader knows which samples were generated.
 
     The folder is assembled beside ``out`` and renamed into place: a crash leaves no half-written folder. An
-    existing ``out`` is an error unless ``overwrite``. ``names`` are the real samples' file names (synthetic
-    samples are called ``synthetic_<i>.png``); by default ``sample_<i>.png``.
+    existing ``out`` is an error unless ``overwrite``. ``names`` are the real samples' file names, kept without
+    folder and suffix, so they must stay distinct and not start with ``synthetic_`` (:func:`file_stems`): synthetic
+    samples are called ``synthetic_<i>.png``; real ones by default ``sample_<i>.png``.
     """
     from ganapps.images import save_image, to_uint8
 
@@ -310,8 +312,8 @@ def write_folder(out: str | os.PathLike, x: np.ndarray, groups: Any, labels: Any
         writer = csv.writer(table, lineterminator="\n")
         writer.writerow(["file", "group", "label", "synthetic"])
         for i, name in enumerate(files):
-            writer.writerow([f"images/{name}", _plain(groups[i]), "" if labels is None else _plain(labels[i]),
-                             int(synthetic[i])])
+            label = "" if labels is None else _checks.plain(labels[i])
+            writer.writerow([f"images/{name}", _checks.plain(groups[i]), label, int(synthetic[i])])
         (tmp / PROVENANCE_FILE).write_text(table.getvalue())
         _checks.replace_folder(tmp, out)
     finally:
@@ -319,16 +321,38 @@ def write_folder(out: str | os.PathLike, x: np.ndarray, groups: Any, labels: Any
     return out
 
 
+def file_stems(names: Sequence[str], argument: str = "names", shown: Sequence[str] | None = None) -> list[str]:
+    """The file names, without suffix, that :func:`write_folder` gives real samples called ``names``
+    (``Path(name).stem``), refused when two coincide (``a.png`` and ``b/a.jpg`` are both ``a``) or one starts
+    with ``synthetic_``: either would overwrite an image without a word, or pass a real one off as generated.
+    ``shown``: what the error quotes for each name (the names as the user gave them, where ``names`` were derived
+    from those)."""
+    stems = [Path(str(n)).stem for n in names]
+    shown = list(names) if shown is None else list(shown)
+    if len(shown) != len(stems):
+        raise _checks.fail("shown", f"None or {len(stems)} names, one per entry of names", f"{len(shown)} names")
+    expected = f"distinct file names (compared without folder and suffix) that do not start with {SYNTHETIC_PREFIX!r}"
+    first: dict[str, int] = {}
+    for i, stem in enumerate(stems):
+        if stem.startswith(SYNTHETIC_PREFIX):
+            raise _checks.fail(argument, expected + " (the generated samples' names)", repr(str(shown[i])))
+        if stem in first:
+            raise _checks.fail(argument, expected, f"{stem!r} twice ({str(shown[first[stem]])!r} and "
+                                                   f"{str(shown[i])!r})")
+        first[stem] = i
+    return stems
+
+
 def _file_names(names: Sequence[str] | None, synthetic: np.ndarray) -> list[str]:
     real = int((~synthetic).sum())
     if names is not None:
-        names = [Path(str(n)).stem for n in names]
-        if len(names) != real or len(set(names)) != len(names):
-            raise _checks.fail("names", f"{real} distinct names, one per real sample", f"{len(names)} names")
+        if len(names) != real:
+            raise _checks.fail("names", f"{real} names, one per real sample", f"{len(names)} names")
+        names = file_stems(names)
     files, r, s = [], 0, 0
     for fake in synthetic.tolist():
         if fake:
-            files.append(f"synthetic_{s:05d}.png")
+            files.append(f"{SYNTHETIC_PREFIX}{s:05d}.png")
             s += 1
         else:
             files.append(f"{names[r]}.png" if names is not None else f"sample_{r:05d}.png")

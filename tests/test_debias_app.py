@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from apps.debias.app import DatasetDebiaser, as_samples, predict_labels, train_classifier
+from apps.debias.app import DatasetDebiaser, as_samples, predict_labels, train_classifier, training_probabilities
 from apps.debias.report import rarity_figure, top_weighted_shares, write_report
+from ganapps import nets, rebalance
 
 
 def _planted(n=400, rare=0.05, seed=0):
@@ -82,6 +83,19 @@ def test_every_classifier_method_learns(fitted):
         model = train_classifier(x, y, method=method, groups=groups, debiaser=deb, epochs=4, batch_size=32)
         accuracy[method] = float(np.mean(predict_labels(model, x) == y))
     assert min(accuracy.values()) > 0.8, accuracy  # chance is about 0.5
+    # what tells the methods apart: the share of the rare group (5% of x) in the batches each one draws
+    share = groups.mean()
+    mass = {method: float(training_probabilities(x, y, method, groups, deb)[groups == 1].sum())
+            for method in ("plain", "latent", "oracle")}
+    assert mass["plain"] == pytest.approx(share)
+    assert mass["oracle"] == pytest.approx(0.5)  # each group half of the draws
+    assert mass["latent"] > 4 * share, mass  # found without seeing the groups
+    uniform = training_probabilities(x, y, "rebalance", groups)
+    assert np.allclose(uniform, 1 / len(x)) and uniform.sum() == pytest.approx(1.0)
+    whole = training_probabilities(x, y, "latent", groups, deb, per_class=False)
+    np.testing.assert_allclose(whole, deb.sample_weights(x, normalize="probability"), rtol=1e-6)
+    with pytest.raises(ValueError, match="groups: expected 400 group values, one per sample; got shape"):
+        training_probabilities(x, y, "oracle", groups[:10])
     with pytest.raises(ValueError, match="groups: expected each sample's group for method 'oracle'"):
         train_classifier(x, y, method="oracle")
     with pytest.raises(ValueError, match="debiaser: expected a fitted DatasetDebiaser"):
@@ -90,6 +104,10 @@ def test_every_classifier_method_learns(fitted):
         train_classifier(x, y, method="magic")
     with pytest.raises(ValueError, match="y: expected 400 integer class labels"):
         train_classifier(x, y[:10])
+    groups_only = rebalance.build_rebalancer(x.shape[1:], [0, 1], latent_dim=2, hidden=(8,))
+    with pytest.raises(ValueError, match=r"^rebalancer: expected a GroupConditionalGAN conditioned on class labels "
+                                         r"\(fit_rebalancer with labels\); got one conditioned on groups only$"):
+        train_classifier(x, y, method="rebalance", groups=groups, rebalancer=groups_only)
 
 
 def test_images_report_and_rarity_figure(tmp_path):
@@ -121,6 +139,16 @@ def test_images_report_and_rarity_figure(tmp_path):
         rarity_figure(x, rarity, tmp_path / "r.txt")
 
 
+def test_markdown_tables_escape_group_names(tmp_path):
+    groups = np.array(["a|b"] * 6 + ["c"] * 4)
+    y = np.arange(10) % 2
+    write_report(tmp_path, y, y, groups, train_groups=groups, train_rarity=np.arange(10.0), top=0.2)
+    text = (tmp_path / "report.md").read_text()
+    assert "| a\\|b | 6 | 0.600 |" in text  # training counts
+    assert "| a\\|b | 0.600 | 0.000 |" in text and "| c | 0.400 | 1.000 |" in text  # the rarest 20%: c's
+    assert "| a|b" not in text
+
+
 def test_inputs_are_checked():
     with pytest.raises(ValueError, match=r"x: expected float images in \[-1, 1\]"):
         as_samples(np.full((2, 4, 4, 1), 3.0))
@@ -134,3 +162,11 @@ def test_inputs_are_checked():
         DatasetDebiaser().encode(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="architecture: expected 'mlp' or 'auto' for vectors"):
         DatasetDebiaser(architecture="dcgan").fit(np.zeros((4, 3)))
+    params = DatasetDebiaser(seed=np.int64(3)).get_params()
+    assert type(params["seed"]) is int and json.loads(json.dumps(params))["seed"] == 3  # save writes them as JSON
+    for value in (1.0, -0.1, True, "0.2", float("nan")):
+        with pytest.raises(ValueError, match=r"^dropout: expected a rate in \[0, 1\); got"):
+            nets.small_classifier((6,), 2, dropout=value)
+    for value in (-1, 1.5, None):
+        with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer; got"):
+            nets.small_classifier((6,), 2, seed=value)

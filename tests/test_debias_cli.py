@@ -265,6 +265,44 @@ def test_report_of_a_plain_classifier(weighted, tmp_path):
     assert "- worst group: 1" in printed and "demographic parity difference" in printed
 
 
+def test_report_with_the_rebalance_method_keeps_steps_and_latent_dim_for_the_rebalancer(tmp_path, monkeypatch):
+    # --steps and --latent-dim are the rebalancer's here; the debiaser (fitted for the rarity table) keeps its
+    # defaults, made tiny for the test so that the two can be told apart
+    monkeypatch.setitem(debias_cli.DEBIASER_DEFAULTS, "steps", 30)
+    monkeypatch.setitem(debias_cli.DEBIASER_DEFAULTS, "latent_dim", 3)
+    out = tmp_path / "report"
+    code, printed, err = _main(["debias", "report", "--method", "rebalance", "--image-size", "8", "--steps", "40",
+                                "--latent-dim", "8", "--epochs", "2", "--jit-compile", "false", "--out", str(out)])
+    assert code == 0, err[-3000:]
+    for name in ("report.md", "report.json", "groups.png", "rarity.png"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "report.json").read_text())
+    settings = record["settings"]
+    assert record["method"] == "rebalance" and settings["debiaser"] == "fitted"
+    assert (settings["rebalancer_steps"], settings["rebalancer_latent_dim"]) == (40, 8)
+    assert (settings["debiaser_steps"], settings["debiaser_latent_dim"]) == (30, 3)
+    assert "debiaser: a VAE-GAN (latent 3) fitted on 1438 samples, 30 steps" in printed
+    assert record["test"]["accuracy"] > 0.3, record["test"]  # chance is 0.1
+    assert record["top_rarest"]["groups"]["1"]["share_of_data"] == pytest.approx(72 / 1438)
+
+
+def test_augment_refuses_file_names_that_meet_once_flattened(tmp_path):
+    folder = tmp_path / "images"
+    (folder / "sub").mkdir(parents=True)
+    rows = ["file,group,label"]
+    for i, name in enumerate(["sub/x.png", "sub_x.png", "y.png", "z.png"]):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / name)
+        rows.append(f"{name},{'ab'[i % 2]},0")
+    (tmp_path / "groups.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code, printed, err = _main(["debias", "augment", "--data", str(folder), "--groups", str(tmp_path / "groups.csv"),
+                                "--steps", "1", "--width", "4", "--jit-compile", "false", "--out", str(out)])
+    assert code == 2 and not out.exists() and "rebalancer:" not in printed  # refused before training
+    assert err.startswith("ganapps debias augment: error: --data: expected distinct file names"), err
+    assert "got 'sub_x' twice ('sub/x.png' and 'sub_x.png')" in err or \
+        "got 'sub_x' twice ('sub_x.png' and 'sub/x.png')" in err, err
+
+
 # -- errors and help -------------------------------------------------------------------------------------------
 def test_errors_name_the_argument(tmp_path, capsys):
     folder, _ = _folder(tmp_path)

@@ -153,6 +153,29 @@ def test_write_folder_refuses_to_clobber_and_leaves_nothing_on_a_crash(tmp_path,
         rebalance.write_folder(tmp_path / "new", x, [0, 0, 1], synthetic=[True])
 
 
+def test_write_folder_refuses_names_that_would_overwrite_an_image(tmp_path):
+    x = np.linspace(-1, 1, 3 * 16, dtype="float32").reshape(3, 4, 4, 1)
+    synthetic = np.array([False, False, True])
+    expected = r"^names: expected distinct file names \(compared without folder and suffix\) that do not start with "
+    with pytest.raises(ValueError, match=expected + r"'synthetic_'; got 'img0' twice \('img0\.png' and "
+                                                     r"'sub/img0\.jpg'\)$"):
+        rebalance.write_folder(tmp_path / "a", x, [0, 0, 1], synthetic=synthetic, names=["img0.png", "sub/img0.jpg"])
+    with pytest.raises(ValueError, match=expected + r"'synthetic_' \(the generated samples' names\); got "
+                                                     r"'synthetic_00000\.png'$"):
+        rebalance.write_folder(tmp_path / "b", x, [0, 0, 1], synthetic=synthetic,
+                               names=["synthetic_00000.png", "img1.png"])
+    with pytest.raises(ValueError, match=r"^names: expected 2 names, one per real sample; got 3 names$"):
+        rebalance.write_folder(tmp_path / "c", x, [0, 0, 1], synthetic=synthetic, names=["a", "b", "c"])
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+    folder = rebalance.write_folder(tmp_path / "ok", x, [0, 0, 1], synthetic=synthetic,
+                                    names=["img0.png", "sub/img1.jpg"])
+    files = sorted(p.name for p in (folder / "images").iterdir())
+    assert files == ["img0.png", "img1.png", "synthetic_00000.png"]
+    for name, image in zip(files, x):
+        np.testing.assert_array_equal(images.read_image(folder / "images" / name), images.to_uint8(image))
+    assert rebalance.file_stems(["x/a.png", "b.jpg"]) == ["a", "b"]
+
+
 def test_replace_folder_swaps_in_the_staged_folder_whole(tmp_path, monkeypatch):
     out, staged = tmp_path / "out", tmp_path / ".out.staged"
     (out / "images").mkdir(parents=True)

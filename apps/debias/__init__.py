@@ -20,7 +20,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_HOMES = {"DatasetDebiaser": "app", "train_classifier": "app", "predict_labels": "app", "METHODS": "app",
+_HOMES = {"DatasetDebiaser": "app", "train_classifier": "app", "training_probabilities": "app", "predict_labels": "app",
+          "METHODS": "app",
           "write_report": "report", "top_weighted_shares": "report", "rarity_figure": "report",
           "load_data": "data", "DebiasData": "data"}
 __all__ = list(_HOMES)

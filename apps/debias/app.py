@@ -55,8 +55,10 @@ def _check_settings(s: dict[str, Any]) -> dict[str, Any]:
     if s["architecture"] not in ARCHITECTURES:
         raise _checks.fail("architecture", f"one of {ARCHITECTURES}", repr(s["architecture"]))
     s["hidden"] = list(_checks.units(s["hidden"], "hidden"))
-    if s["seed"] is not None and not (_checks.is_int(s["seed"]) and s["seed"] >= 0):
-        raise _checks.fail("seed", "None or a non-negative int", repr(s["seed"]))
+    if s["seed"] is not None:
+        if not (_checks.is_int(s["seed"]) and s["seed"] >= 0):
+            raise _checks.fail("seed", "None or a non-negative int", repr(s["seed"]))
+        s["seed"] = int(s["seed"])  # a NumPy int would stop save's json.dumps
     if s["jit_compile"] not in (True, False, "auto"):
         raise _checks.fail("jit_compile", "True, False or 'auto'", repr(s["jit_compile"]))
     return s
@@ -109,7 +111,7 @@ class DatasetDebiaser:
     The defaults (16 dimensions, alpha 1, 5 bins) were chosen on the biased digits (1438 images) on a
     development seed, where a latent size of 4 did not see the rare attribute and alpha 0.01 left an effective
     sample size of 1-4 % (``benchmarks/RESULTS.md``, section 10); datasets of many thousands of samples afford
-    more bins and a smaller alpha, as in Amini et al. (alpha 0.001).
+    more bins and a smaller alpha (0.001-0.01).
         steps, batch_size, learning_rate: the VAE-GAN's training (Adam, beta_1 0.5, the same rate for its three
             players).
         architecture: ``"mlp"``, ``"dcgan"`` (images with power-of-two sides of at least 4) or ``"auto"`` (MLP
@@ -139,10 +141,12 @@ class DatasetDebiaser:
 
     @property
     def alpha(self) -> float:
+        """The debiasing strength the weights use (``load(..., alpha=...)`` may change it without refitting)."""
         return self._settings["alpha"]
 
     @property
     def bins(self) -> int:
+        """Histogram bins per latent dimension the weights use (``load`` may change them, as ``alpha``)."""
         return self._settings["bins"]
 
     def get_params(self) -> dict[str, Any]:
@@ -222,9 +226,10 @@ class DatasetDebiaser:
             mean = samples.mean(axis=0).astype(np.float32)
             std = samples.std(axis=0).astype(np.float32)
             std[~(std > 0)] = 1.0
+            samples = (samples - mean) / std  # what _samples does to later inputs, without checking x again
         game = self._new_game(shape, kind)
         self.game, self.sample_shape_, self.input_kind_, self.mean_, self.std_ = game, shape, kind, mean, std
-        history = game.fit(self._batches(self._samples(samples)), steps_per_epoch=steps, epochs=1, verbose=verbose)
+        history = game.fit(self._batches(samples), steps_per_epoch=steps, epochs=1, verbose=verbose)
         self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
         return self
 
@@ -344,33 +349,72 @@ conditional GAN's synthetic samples of the rare groups (groups needed); by inver
 needed: the oracle that latent resampling tries to match without them)."""
 
 
+def _check_labels(y: Any, n: int) -> np.ndarray:
+    labels = np.asarray(y)
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        raise _checks.fail("y", f"{n} integer class labels", f"dtype {labels.dtype}, shape {labels.shape}")
+    return labels
+
+
+def _check_method(method: Any, groups: Any, debiaser: Any) -> None:
+    if method not in METHODS:
+        raise _checks.fail("method", f"one of {METHODS}", repr(method))
+    if method in ("rebalance", "oracle") and groups is None:
+        raise _checks.fail("groups", f"each sample's group for method {method!r}", "None")
+    if method == "latent" and not isinstance(debiaser, DatasetDebiaser):
+        raise _checks.fail("debiaser", "a fitted DatasetDebiaser for method 'latent'", type(debiaser).__name__)
+
+
+def training_probabilities(x: Any, y: Any, method: str = "plain", groups: Any = None,
+                           debiaser: DatasetDebiaser | None = None, per_class: bool = True) -> np.ndarray:
+    """Each sample's chance of being drawn into one of :func:`train_classifier`'s batches under ``method``: as
+    every method trains for the same number of batches, these probabilities are what tells the methods apart.
+
+    Uniform for "plain" and for "rebalance" (whose ``x`` already holds the synthetic samples); the
+    ``debiaser``'s latent-density probabilities for "latent" (within each class of ``y`` when ``per_class``,
+    keeping the class balance); inverse group frequency for "oracle" (each group gets an equal share of the
+    mass). Sums to 1.
+    """
+    _check_method(method, groups, debiaser)
+    samples, _ = as_samples(x, "x")
+    labels = _check_labels(y, len(samples))
+    if method in ("plain", "rebalance"):
+        return np.full(len(samples), 1.0 / len(samples))
+    if method == "latent":
+        return debiaser.sample_weights(samples, normalize="probability", strata=labels if per_class else None)
+    values = np.asarray(groups)
+    if values.shape != (len(samples),):
+        raise _checks.fail("groups", f"{len(samples)} group values, one per sample", f"shape {values.shape}")
+    _, index, counts = np.unique(values, return_inverse=True, return_counts=True)
+    probabilities = 1.0 / counts[index.reshape(-1)]
+    return probabilities / probabilities.sum()
+
+
 def train_classifier(x: Any, y: Any, method: str = "plain", groups: Any = None,
                      debiaser: DatasetDebiaser | None = None, rebalancer: Any = None, target_balance: float = 1.0,
                      epochs: int = 10, batch_size: int = 64, learning_rate: float = 1e-3, width: int = 16,
                      per_class: bool = True, seed: int = 0, verbose: int | str = 0) -> keras.Model:
     """Train :func:`ganapps.nets.small_classifier` on ``(x, y)`` the way ``method`` says (:data:`METHODS`); every
     method sees the same number of batches (``epochs`` times ``len(x) // batch_size``), so only what the batches
-    hold differs. Returns the classifier (logits).
+    hold differs (:func:`training_probabilities`). Returns the classifier (logits).
 
     ``debiaser``: a fitted :class:`DatasetDebiaser` (method "latent"; ``per_class``: latent rarity within each
     class, keeping the class balance); ``rebalancer``: a fitted :class:`ganapps.rebalance.GroupConditionalGAN`
-    (method "rebalance", with ``target_balance``).
+    conditioned on groups and class labels (method "rebalance", with ``target_balance``), as
+    ``fit_rebalancer(x, groups, y)`` makes: the synthetic samples need class labels to train on.
     """
     from ganapps import rebalance as grebalance
 
-    if method not in METHODS:
-        raise _checks.fail("method", f"one of {METHODS}", repr(method))
+    _check_method(method, groups, debiaser)
     samples, _ = as_samples(x, "x")
-    labels = np.asarray(y)
-    if labels.shape != (len(samples),) or labels.dtype.kind not in "iu":
-        raise _checks.fail("y", f"{len(samples)} integer class labels", f"dtype {labels.dtype}, shape {labels.shape}")
-    if method in ("rebalance", "oracle") and groups is None:
-        raise _checks.fail("groups", f"each sample's group for method {method!r}", "None")
-    if method == "latent" and not isinstance(debiaser, DatasetDebiaser):
-        raise _checks.fail("debiaser", "a fitted DatasetDebiaser for method 'latent'", type(debiaser).__name__)
-    if method == "rebalance" and not isinstance(rebalancer, grebalance.GroupConditionalGAN):
-        raise _checks.fail("rebalancer", "a fitted GroupConditionalGAN for method 'rebalance' "
-                           "(ganapps.rebalance.fit_rebalancer)", type(rebalancer).__name__)
+    labels = _check_labels(y, len(samples))
+    if method == "rebalance":
+        if not isinstance(rebalancer, grebalance.GroupConditionalGAN):
+            raise _checks.fail("rebalancer", "a fitted GroupConditionalGAN for method 'rebalance' "
+                               "(ganapps.rebalance.fit_rebalancer)", type(rebalancer).__name__)
+        if not rebalancer.label_values:
+            raise _checks.fail("rebalancer", "a GroupConditionalGAN conditioned on class labels (fit_rebalancer "
+                               "with labels)", "one conditioned on groups only")
     epochs = _checks.positive_int(epochs, "epochs")
     batch_size = _checks.positive_int(batch_size, "batch_size")
     steps = max(1, len(samples) // batch_size)
@@ -379,18 +423,9 @@ def train_classifier(x: Any, y: Any, method: str = "plain", groups: Any = None,
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     if method == "rebalance":
-        extra = grebalance.augment(samples, groups, labels if rebalancer.label_values else None, rebalancer,
-                                   target_balance=target_balance, seed=seed)
-        samples, labels = extra.x, (extra.labels if extra.labels is not None else labels)
-    if method in ("plain", "rebalance"):
-        probabilities = np.full(len(samples), 1.0 / len(samples))
-    elif method == "latent":
-        probabilities = debiaser.sample_weights(samples, normalize="probability",
-                                                strata=labels if per_class else None)
-    else:
-        values, index, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
-        probabilities = 1.0 / counts[index]
-        probabilities /= probabilities.sum()
+        extra = grebalance.augment(samples, groups, labels, rebalancer, target_balance=target_balance, seed=seed)
+        samples, labels = extra.x, extra.labels
+    probabilities = training_probabilities(samples, labels, method, groups, debiaser, per_class)
     dataset = debias.resampled_dataset(samples, labels.astype(np.int32), probabilities=probabilities,
                                        batch_size=batch_size, steps=steps, seed=seed)
     model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=verbose)

@@ -114,7 +114,9 @@ def _add_debiaser_args(p: argparse.ArgumentParser, model_help: str, report: bool
     g = p.add_argument_group("debiaser (a VAE-GAN's latent space)")
     g.add_argument("--model", default=None, metavar="FILE.keras", help=model_help)
     g.add_argument("--latent-dim", type=positive_int, default=None,
-                   help="latent size of the debiaser (default: 16" + ("; of the rebalancer: 32)" if report else ")"))
+                   help="latent size of the debiaser (default: 16)" + (
+                       "; with --method rebalance, of the rebalancer instead (default: 32; the debiaser keeps 16)"
+                       if report else ""))
     g.add_argument("--alpha", type=positive_float, default=None,
                    help="debiasing strength: small alpha weighs rare latent regions much more, large alpha tends "
                         "to equal weights (default: 1.0, or --model's)")
@@ -124,8 +126,9 @@ def _add_debiaser_args(p: argparse.ArgumentParser, model_help: str, report: bool
                    help="measure latent rarity within each class and keep the class balance (needs labels); "
                         "--no-per-class: over all samples at once (default: per class when labels are known)")
     g.add_argument("--steps", type=positive_int, default=None,
-                   help="training steps of the debiaser's VAE-GAN (default: 1500" +
-                        ("; of the rebalancer's GAN: 2000)" if report else ")"))
+                   help="training steps of the debiaser's VAE-GAN (default: 1500)" + (
+                       "; with --method rebalance, of the rebalancer's GAN instead (default: 2000; the debiaser "
+                       "keeps 1500)" if report else ""))
     g.add_argument("--architecture", choices=("auto", "mlp", "dcgan"), default=None,
                    help="debiaser networks; auto: MLPs for vectors and samples of at most 1024 values "
                         "(default: auto)")
@@ -282,10 +285,13 @@ def _out_folder(text: str) -> Path:
 def _debiaser(args: argparse.Namespace, x: Any, verbose: int, batch_size: int | None,
               training_only: tuple[str, ...]) -> tuple[Any, str]:
     """A fitted debiaser: ``--model``'s, or a new one fitted on ``x``; and a line saying which. The options in
-    ``training_only`` only train a debiaser, so giving one with ``--model`` is an error rather than ignored."""
+    ``training_only`` are the debiaser's own and only train it, so giving one with ``--model`` is an error rather
+    than ignored; of ``--latent-dim``, ``--steps`` and ``--architecture``, those not in it belong to another model
+    (the rebalancer's, for ``report --method rebalance``) and the debiaser takes :data:`DEBIASER_DEFAULTS`."""
     from apps.debias.app import DatasetDebiaser
 
-    training = {"latent_dim": args.latent_dim, "steps": args.steps, "architecture": args.architecture}
+    training = {key: getattr(args, key) if key in training_only else None
+                for key in ("latent_dim", "steps", "architecture")}
     if args.model:
         given = [f"--{key.replace('_', '-')}" for key in training_only if getattr(args, key) is not None]
         if given:
@@ -308,13 +314,6 @@ def _debiaser(args: argparse.Namespace, x: Any, verbose: int, batch_size: int | 
                       f"{settings['steps']} steps, in {time.perf_counter() - start:.1f} s")
 
 
-def _encode(debiaser: Any, x: Any, argument: str = "--data") -> Any:
-    try:
-        return debiaser.encode(x)
-    except ValueError as err:
-        raise _renamed(err, {"x": argument}) from err
-
-
 def _shares_table(shares: dict[str, dict[str, float]], what: str) -> list[str]:
     width = max(5, *(len(g) for g in shares))
     lines = [f"{'group':<{width}}  share of data  share of {what}"]
@@ -331,10 +330,6 @@ def _csv_text(rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
 # -- weights -------------------------------------------------------------------------------------------------
 def _per_class(args: argparse.Namespace, labels: Any) -> bool:
     """``--per-class``: as given (refused without labels), else on exactly when the data has labels."""
@@ -349,16 +344,17 @@ def _weights(args: argparse.Namespace) -> int:
 
     from apps.debias.report import rarity_figure, top_weighted_shares
     from ganapps import debias
-    from ganapps._checks import write_atomically
+    from ganapps._checks import plain, write_atomically
 
     out = _out_folder(args.out)
     data = _load(args, args.data, args.split, args.groups, args.labels, _LOAD_ARGUMENTS)
     strata = data.labels if _per_class(args, data.labels) else None  # checked before the debiaser trains
     debiaser, how = _debiaser(args, data.x, _verbose(args), args.batch_size,
                               ("latent_dim", "steps", "architecture", "batch_size"))
-    z = _encode(debiaser, data.x)
-    weights = debias.sampling_weights(z, alpha=debiaser.alpha, bins=debiaser.bins, normalize="mean_one",
-                                      strata=strata)
+    try:
+        weights = debiaser.sample_weights(data.x, strata=strata)
+    except ValueError as err:
+        raise _renamed(err, {"x": "--data"}) from err
     probabilities = weights / weights.sum()
     rarity = np.log(probabilities)
     ess = float(debias.effective_sample_size(probabilities))
@@ -372,12 +368,12 @@ def _weights(args: argparse.Namespace) -> int:
     for i in range(len(weights)):
         row = [i, data.names[i] if data.names else "", f"{weights[i]:.9g}", f"{probabilities[i]:.9g}",
                f"{rarity[i]:.9g}"]
-        rows.append(row + ([_plain(data.groups[i])] if data.groups is not None else []))
+        rows.append(row + ([plain(data.groups[i])] if data.groups is not None else []))
     text = _csv_text(rows)
     written.append(write_atomically(out / WEIGHTS_FILE, lambda tmp: tmp.write_text(text)))
 
     summary: dict[str, Any] = {"n": len(weights), "data": data.source, "alpha": debiaser.alpha,
-                               "bins": debiaser.bins, "latent_dim": int(z.shape[1]),
+                               "bins": debiaser.bins, "latent_dim": debiaser.get_params()["latent_dim"],
                                "model": str(args.model) if args.model else DEBIASER_FILE,
                                "effective_sample_size": ess, "effective_sample_share": ess / len(weights),
                                "per_class": strata is not None}
@@ -407,15 +403,23 @@ def _weights(args: argparse.Namespace) -> int:
 
 # -- augment -------------------------------------------------------------------------------------------------
 def _flat_names(names: list[str] | None) -> list[str] | None:
-    """Folder-relative paths as single file names (``a/b.png`` -> ``a_b.png``) for the augmented folder."""
-    return None if names is None else [name.replace("/", "_") for name in names]
+    """Folder-relative paths as single file names (``a/b.png`` -> ``a_b.png``) for the augmented folder, refused
+    (naming both paths) where two of them meet (``a/b.png`` and ``a_b.png``) or one would pass for a synthetic
+    sample's: the second image would overwrite the first."""
+    from ganapps import rebalance
+
+    if names is None:
+        return None
+    flat = [name.replace("/", "_") for name in names]
+    rebalance.file_stems(flat, argument="--data", shown=names)
+    return flat
 
 
 def _augment(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ganapps import rebalance
-    from ganapps._checks import replace_folder
+    from ganapps._checks import plain, replace_folder
     from ganapps.images import save_grid
 
     out = _out_folder(args.out)
@@ -434,7 +438,8 @@ def _augment(args: argparse.Namespace) -> int:
                          f"convolutions halve them), such as --image-size 16; got {h}x{w} images")
     if len(set(data.groups.tolist())) < 2:
         raise ValueError(f"--groups: expected at least two groups to balance; got only "
-                         f"{_plain(data.groups[0])!r}")
+                         f"{plain(data.groups[0])!r}")
+    names = _flat_names(data.names)  # before training: a clash found after it would waste the GAN
     labels = None if args.no_labels else data.labels
     start = time.perf_counter()
     game = rebalance.fit_rebalancer(data.x, data.groups, labels, steps=args.steps, batch_size=args.batch_size,
@@ -454,7 +459,7 @@ def _augment(args: argparse.Namespace) -> int:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         folder = rebalance.write_folder(staging / out.name, extra.x, extra.groups, extra.labels, extra.synthetic,
-                                        names=_flat_names(data.names))
+                                        names=names)
         game.save(folder / REBALANCER_FILE)
         save_grid(grid, folder / SYNTHETIC_FILE, nrow=args.per_group)
         replace_folder(folder, out)
@@ -521,7 +526,9 @@ def _report(args: argparse.Namespace) -> int:
         shared = () if args.method == "rebalance" else ("latent_dim", "steps")  # else the rebalancer's
         debiaser, how = _debiaser(args, train.x, verbose, args.batch_size, ("architecture", *shared))
         lines.append(how)
-        settings.update(alpha=debiaser.alpha, bins=debiaser.bins, debiaser=args.model or "fitted")
+        params = debiaser.get_params()
+        settings.update(alpha=debiaser.alpha, bins=debiaser.bins, debiaser=args.model or "fitted",
+                        debiaser_steps=params["steps"], debiaser_latent_dim=params["latent_dim"])
     rebalancer = None
     if args.method == "rebalance":
         start = time.perf_counter()
@@ -531,7 +538,7 @@ def _report(args: argparse.Namespace) -> int:
                                               batch_size=args.batch_size, latent_dim=latent, seed=args.seed,
                                               jit_compile=_jit(args), verbose=verbose)
         lines.append(f"rebalancer: a group-conditional GAN fitted in {time.perf_counter() - start:.1f} s")
-        settings.update(rebalancer_steps=steps, target_balance=args.target_balance)
+        settings.update(rebalancer_steps=steps, rebalancer_latent_dim=latent, target_balance=args.target_balance)
 
     start = time.perf_counter()
     model = train_classifier(train.x, train.labels, method=args.method, groups=train.groups, debiaser=debiaser,

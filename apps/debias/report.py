@@ -45,7 +45,8 @@ def top_weighted_shares(weights: Any, groups: Any, top: float = 0.05) -> dict[st
 def rarity_figure(x: np.ndarray, rarity: Any, path: str | os.PathLike, n: int = 16, title: str | None = None,
                   groups: Any = None) -> Path:
     """Two rows of images from ``x`` (NHWC in [-1, 1]): the ``n`` most common (lowest ``rarity``) and the ``n``
-    rarest. With ``groups``, each image is captioned with its group. PNG, PDF or SVG, written atomically."""
+    rarest. With ``groups``, each image is captioned with its group. PNG, PDF or SVG, written atomically. Drawn on
+    a ``matplotlib.figure.Figure`` of its own, not through pyplot: no global backend switch, no figure left open."""
     from apps.common import FIGURE_SUFFIXES
 
     x = np.asarray(x)
@@ -63,12 +64,12 @@ def rarity_figure(x: np.ndarray, rarity: Any, path: str | os.PathLike, n: int = 
     rows = {"most common": order[:n], "rarest": order[::-1][:n]}
     labels = None if groups is None else np.asarray(groups)
 
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, n, figsize=(max(4.0, 0.9 * n), 2.6), squeeze=False)
+    fig = Figure(figsize=(max(4.0, 0.9 * n), 2.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, n, squeeze=False)
     for r, (name, index) in enumerate(rows.items()):
         for c in range(n):
             ax = axes[r][c]
@@ -83,10 +84,7 @@ def rarity_figure(x: np.ndarray, rarity: Any, path: str | os.PathLike, n: int = 
         axes[r][0].text(-0.1, 0.5, name, transform=axes[r][0].transAxes, ha="right", va="center", fontsize=9)
     fig.suptitle(title or "Samples by latent density: most common (top) and rarest (bottom)", fontsize=10)
     fig.tight_layout()
-    try:
-        _checks.write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=120))
-    finally:
-        plt.close(fig)
+    _checks.write_atomically(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=120))
     return path
 
 
@@ -115,7 +113,8 @@ def write_report(out: str | os.PathLike, y_true: Any, y_pred: Any, groups: Any, 
         values, counts = np.unique(np.asarray(train_groups), return_counts=True)
         record["train_counts"] = {str(v): int(c) for v, c in zip(values.tolist(), counts)}
         lines += ["## Training data", "", "| group | count | share |", "|---|---:|---:|"]
-        lines += [f"| {v} | {c} | {c / counts.sum():.3f} |" for v, c in record["train_counts"].items()]
+        lines += [f"| {fairness.markdown_cell(v)} | {c} | {c / counts.sum():.3f} |"
+                  for v, c in record["train_counts"].items()]
         lines.append("")
     lines += ["## Classifier on the evaluation data", "", fairness.group_report_markdown(report), ""]
     if train_rarity is not None and train_groups is not None:
@@ -123,7 +122,8 @@ def write_report(out: str | os.PathLike, y_true: Any, y_pred: Any, groups: Any, 
         record["top_rarest"] = {"top": top, "groups": shares}
         lines += [f"## Latent density: who is in the rarest {top:.0%} of the training data", "",
                   "| group | share of data | share of rarest |", "|---|---:|---:|"]
-        lines += [f"| {g} | {s['share_of_data']:.3f} | {s['share_of_top']:.3f} |" for g, s in shares.items()]
+        lines += [f"| {fairness.markdown_cell(g)} | {s['share_of_data']:.3f} | {s['share_of_top']:.3f} |"
+                  for g, s in shares.items()]
         lines.append("")
     out.mkdir(parents=True, exist_ok=True)
     fairness.group_bar_chart(report, out / "groups.png", title=title)

@@ -22,7 +22,8 @@ class TrainsEncoder:
 
     The subclass's ``compile`` takes ``e_optimizer`` beside G's and D's and hands it to :meth:`_compile_encoder`
     after ``super().compile``; the compile config then carries it under the key ``"e_optimizer"``, and the game's
-    config carries the encoder under ``"encoder"`` (so ``__init__`` must take ``encoder``).
+    config carries the encoder under ``"encoder"`` and the feature layer under ``"feature_layer"`` (so
+    ``__init__`` must take both).
     """
 
     def _set_encoder(self, encoder: keras.Model, feature_layer: str | None) -> None:
@@ -90,9 +91,11 @@ class TrainsEncoder:
         super().compile_from_config(config)
 
     def get_config(self) -> dict:
-        """The game's config plus the serialised encoder, for ``.keras`` files."""
+        """The game's config plus the serialised encoder and the feature layer (both set by :meth:`_set_encoder`),
+        for ``.keras`` files."""
         config = super().get_config()
         config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        config["feature_layer"] = self.feature_layer
         return config
 
     @classmethod

@@ -279,10 +279,8 @@ class FAnoGAN(Phased, TrainsEncoder, GAN):
 
     # -- serialisation -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
+        """The GAN's config (with the encoder and feature layer, from :class:`TrainsEncoder`) plus the phase and
+        ``kappa``, for ``.keras`` files."""
         config = super().get_config()
-        config.update({
-            "phase": self._phase,
-            "kappa": self.kappa,
-            "feature_layer": self.feature_layer,
-        })
+        config.update({"phase": self._phase, "kappa": self.kappa})
         return config

@@ -113,7 +113,6 @@ class VAEGAN(TrainsEncoder, GAN):
             got = ", ".join(f"(batch, {', '.join('None' if s is None else str(s) for s in w)})" for w in widths)
             raise _checks.fail("encoder", want, f"one with {len(widths)} output(s) {got}")
 
-    # -- features ----------------------------------------------------------------------------------------
     # -- compile -----------------------------------------------------------------------------------------
     def compile(self, g_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
                 d_optimizer: keras.optimizers.Optimizer | str | dict | None = None,
@@ -236,12 +235,12 @@ class VAEGAN(TrainsEncoder, GAN):
 
     # -- serialisation -----------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """The GAN's config plus the serialised encoder and the VAE-GAN's weights, for ``.keras`` files."""
+        """The GAN's config (with the encoder and feature layer, from :class:`TrainsEncoder`) plus the VAE-GAN's
+        loss weights, for ``.keras`` files."""
         config = super().get_config()
         config.update({
             "kl_weight": self.kl_weight,
             "recon_weight": self.recon_weight,
             "pixel_weight": self.pixel_weight,
-            "feature_layer": self.feature_layer,
         })
         return config

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 from ganapps import _checks
@@ -22,8 +23,9 @@ def small_classifier(sample_shape: Sequence[int], num_classes: int, width: int =
         raise _checks.fail("num_classes", "at least 2 classes", str(num_classes))
     width = _checks.positive_int(width, "width")
     hidden = _checks.positive_int(hidden, "hidden")
-    if not 0 <= float(dropout) < 1:
+    if not (_checks.is_int(dropout) or isinstance(dropout, (float, np.floating))) or not 0 <= dropout < 1:
         raise _checks.fail("dropout", "a rate in [0, 1)", repr(dropout))
+    seed = _checks.non_negative_int(seed, "seed")
     counter = iter(range(1000))
 
     def init() -> keras.initializers.Initializer:
