@@ -15,8 +15,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "augment", "callbacks", "data", "debias", "export", "fairness", "games", "images", "latent", "layers", "losses",
-    "metrics", "nets", "pretrained", "rebalance", "runtime", "tiles", "train",
+    "attacks", "augment", "callbacks", "data", "debias", "export", "fairness", "games", "images", "latent", "layers",
+    "losses", "metrics", "nets", "pretrained", "rebalance", "runtime", "tiles", "train",
 }
 _GAMES = {
     "GAN": "ganapps.games.gan",

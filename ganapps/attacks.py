@@ -1,0 +1,317 @@
+"""Adversarial attacks on classifiers: functions of ``(model, x, y, ...)`` that return perturbed copies of ``x``.
+
+Every attack runs its gradient loop inside one compiled ``tf.function`` per (model, settings), batched, on
+models that output logits or softmax probabilities. ``eps`` is in input units (the library's images are in
+[-1, 1]); ``clip_min``/``clip_max`` keep the adversarial examples in the valid input range.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganapps import _checks
+
+__all__ = ["fgsm", "pgd", "transfer_rate"]
+
+_LOSS_FROM = ("auto", "logits", "probabilities")
+_NORMS = ("linf", "l2")
+_TINY = 1e-12
+
+# model -> {settings: tf.function}; weak so that a dropped model frees its compiled loops.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# argument checks
+
+
+def _check_model(model: Any, argument: str = "model") -> keras.Model:
+    if not callable(model):
+        raise _checks.fail(argument, "a callable keras model", type(model).__name__)
+    return model
+
+
+def _check_xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        x = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise _checks.fail("x", "an array of numbers", _checks.short(x)) from None
+    if x.ndim < 2 or len(x) == 0:
+        raise _checks.fail("x", "a non-empty batch of samples (at least 2 dimensions)", f"shape {x.shape}")
+    y_array = np.asarray(y)
+    if y_array.ndim != 1 or not np.issubdtype(y_array.dtype, np.integer):
+        raise _checks.fail("y", "a 1-D array of integer class labels", _checks.short(y))
+    if len(y_array) != len(x):
+        raise _checks.fail("y", f"{len(x)} labels, one per sample of x", f"{len(y_array)} labels")
+    return x, y_array.astype(np.int32)
+
+
+def _check_clip(clip_min: Any, clip_max: Any) -> tuple[float | None, float | None]:
+    values = []
+    for value, argument in ((clip_min, "clip_min"), (clip_max, "clip_max")):
+        if value is None:
+            values.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise _checks.fail(argument, "a finite number or None", repr(value))
+        values.append(float(value))
+    if values[0] is not None and values[1] is not None and values[0] > values[1]:
+        raise _checks.fail("clip_max", f"a number >= clip_min ({values[0]})", repr(clip_max))
+    return values[0], values[1]
+
+
+def _check_choice(value: Any, choices: tuple[str, ...], argument: str) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise _checks.fail(argument, "one of " + ", ".join(repr(c) for c in choices), repr(value))
+    return value.lower()
+
+
+def _check_bool(value: Any, argument: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise _checks.fail(argument, "True or False", repr(value))
+    return bool(value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _outputs_probabilities(model: keras.Model, x: np.ndarray, loss_from: str) -> bool:
+    """Whether the model's outputs are softmax probabilities: its last layer says so, or its outputs on the
+    first batch look like a distribution (in [0, 1], rows summing to 1)."""
+    if loss_from != "auto":
+        return loss_from == "probabilities"
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    if activation is not None and getattr(activation, "__name__", "") == "softmax":
+        return True
+    out = np.asarray(model(x[:256], training=False), dtype=np.float64)
+    return bool(out.ndim == 2 and out.min() >= 0 and out.max() <= 1 and np.allclose(out.sum(-1), 1, atol=1e-3))
+
+
+def _as_logits(out: tf.Tensor, probabilities: bool) -> tf.Tensor:
+    """Log-probabilities stand in for logits: the softmax cross-entropy of either is the same loss."""
+    out = tf.cast(out, tf.float32)
+    return tf.math.log(tf.clip_by_value(out, _TINY, 1.0)) if probabilities else out
+
+
+def _per_sample_norm(t: tf.Tensor) -> tf.Tensor:
+    axes = list(range(1, len(t.shape)))
+    return tf.sqrt(tf.reduce_sum(tf.square(t), axis=axes, keepdims=True))
+
+
+def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, steps: int, random_start: bool,
+                 targeted: bool, probabilities: bool, clip_min: float | None, clip_max: float | None,
+                 jit_compile: bool) -> Callable:
+    """The compiled projected-gradient loop for these settings, built once and reused for every batch (its
+    batch dimension is left open, so a short last batch does not retrace it)."""
+    key = (tuple(sample_shape), norm, steps, random_start, targeted, probabilities, clip_min, clip_max, jit_compile)
+    per_model = _COMPILED.setdefault(model, {})
+    if key in per_model:
+        return per_model[key]
+    direction = -1.0 if targeted else 1.0
+    dims = float(np.prod(sample_shape))
+
+    def clip(x: tf.Tensor) -> tf.Tensor:
+        if clip_min is not None:
+            x = tf.maximum(x, clip_min)
+        if clip_max is not None:
+            x = tf.minimum(x, clip_max)
+        return x
+
+    def project(delta: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+        if norm == "linf":
+            return tf.clip_by_value(delta, -eps, eps)
+        return delta * tf.minimum(1.0, eps / tf.maximum(_per_sample_norm(delta), _TINY))
+
+    def loop(x0: tf.Tensor, y: tf.Tensor, eps: tf.Tensor, step_size: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        if random_start:
+            if norm == "linf":
+                delta = tf.random.stateless_uniform(tf.shape(x0), seed, -1.0, 1.0, alg="philox") * eps
+            else:
+                normal = tf.random.stateless_normal(tf.shape(x0), seed, alg="philox")
+                per_sample = tf.concat([tf.shape(x0)[:1], tf.ones_like(tf.shape(x0)[1:])], 0)
+                radius = tf.random.stateless_uniform(per_sample, seed + 1, alg="philox") ** (1.0 / dims)
+                delta = normal / tf.maximum(_per_sample_norm(normal), _TINY) * radius * eps
+            x = clip(x0 + delta)
+        else:
+            x = x0
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                logits = _as_logits(model(x, training=False), probabilities)
+                loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            grad = tape.gradient(loss, x) * direction
+            if norm == "linf":
+                x = x + step_size * tf.sign(grad)
+            else:
+                x = x + step_size * grad / tf.maximum(_per_sample_norm(grad), _TINY)
+            x = clip(x0 + project(x - x0, eps))
+        return x
+
+    spec = tf.TensorSpec((None, *sample_shape), tf.float32)
+    compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, input_signature=[
+        spec, tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32),
+        tf.TensorSpec((2,), tf.int32)])
+    per_model[key] = compiled
+    return compiled
+
+
+def _run(model: keras.Model, x: np.ndarray, y: np.ndarray, eps: float, step_size: float, steps: int, norm: str,
+         random_start: bool, targeted: bool, clip_min: float | None, clip_max: float | None, loss_from: str,
+         seed: int, batch_size: int, jit_compile: bool) -> np.ndarray:
+    probabilities = _outputs_probabilities(model, x, loss_from)
+    loop = _attack_loop(model, x.shape[1:], norm, steps, random_start, targeted, probabilities, clip_min,
+                        clip_max, jit_compile)
+    out = np.empty_like(x)
+    for index, start in enumerate(range(0, len(x), batch_size)):
+        end = start + batch_size
+        out[start:end] = loop(tf.constant(x[start:end]), tf.constant(y[start:end]), tf.constant(eps, tf.float32),
+                              tf.constant(step_size, tf.float32),
+                              tf.constant([seed % (2 ** 31 - 1), index], tf.int32)).numpy()
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# attacks
+
+
+def fgsm(model: keras.Model, x: Any, y: Any, eps: float, targeted: bool = False, clip_min: float | None = None,
+         clip_max: float | None = None, loss_from: str = "auto", batch_size: int = 256,
+         jit_compile: bool = False) -> np.ndarray:
+    """The fast gradient sign method (Goodfellow et al. 2015): one step of ``eps`` along the sign of the
+    cross-entropy's gradient, the cheapest attack and the one adversarial training with ``"fgsm"`` uses.
+
+    Args:
+        model: a classifier whose outputs are logits or softmax probabilities.
+        x: inputs, shape ``(n, ...)``.
+        y: int labels, shape ``(n,)``; with ``targeted`` the classes to push each sample toward.
+        eps: the step in input units (``|x_adv - x|_inf <= eps``); 0 returns ``x`` unchanged.
+        targeted: step down the loss of ``y`` (toward the target) instead of up the loss of the true class.
+        clip_min, clip_max: the valid input range, ``None`` for unbounded.
+        loss_from: ``"auto"`` (detect a softmax output), ``"logits"`` or ``"probabilities"``.
+        batch_size: samples per compiled call.
+        jit_compile: compile the step with XLA.
+    """
+    model = _check_model(model)
+    x, y = _check_xy(x, y)
+    eps = _checks.finite_non_negative(eps, "eps")
+    targeted = _check_bool(targeted, "targeted")
+    clip_min, clip_max = _check_clip(clip_min, clip_max)
+    loss_from = _check_choice(loss_from, _LOSS_FROM, "loss_from")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    jit_compile = _check_bool(jit_compile, "jit_compile")
+    if eps == 0:
+        return x.copy()
+    return _run(model, x, y, eps, eps, 1, "linf", False, targeted, clip_min, clip_max, loss_from, 0, batch_size,
+                jit_compile)
+
+
+def pgd(model: keras.Model, x: Any, y: Any, eps: float, step_size: float | None = None, steps: int = 10,
+        norm: str = "linf", random_start: bool = True, targeted: bool = False, clip_min: float | None = None,
+        clip_max: float | None = None, seed: int = 0, loss_from: str = "auto", batch_size: int = 256,
+        jit_compile: bool = False) -> np.ndarray:
+    """Projected gradient descent (Madry et al. 2018): the strongest first-order attack of the family, and the
+    one robust accuracy is measured and adversarial training is done with.
+
+    Each of ``steps`` steps moves ``step_size`` along the gradient's sign (``"linf"``) or its per-sample
+    normalised direction (``"l2"``), then projects back onto the ``eps``-ball around ``x`` and into the clip
+    range. With ``random_start`` it starts from a point uniform in the Linf ball, or in a uniform direction at a
+    radius uniform in volume in the L2 ball, drawn from ``seed`` (the same seed gives the same result).
+
+    Args:
+        model: a classifier whose outputs are logits or softmax probabilities.
+        x: inputs, shape ``(n, ...)``.
+        y: int labels, shape ``(n,)``; with ``targeted`` the classes to push each sample toward.
+        eps: the radius of the ball in input units; 0 returns ``x`` unchanged.
+        step_size: the step length; ``None`` for ``2.5 * eps / steps``.
+        steps: gradient steps.
+        norm: ``"linf"`` or ``"l2"``.
+        random_start: start from a random point of the ball rather than ``x``.
+        targeted: descend the loss of ``y`` (toward the target) instead of ascending the true class's.
+        clip_min, clip_max: the valid input range, ``None`` for unbounded.
+        seed: seeds the random start.
+        loss_from: ``"auto"`` (detect a softmax output), ``"logits"`` or ``"probabilities"``.
+        batch_size: samples per compiled call.
+        jit_compile: compile the loop with XLA (off by default: on CPU it rarely pays back its compile time).
+    """
+    model = _check_model(model)
+    x, y = _check_xy(x, y)
+    eps = _checks.finite_non_negative(eps, "eps")
+    steps = _checks.positive_int(steps, "steps")
+    step_size = 2.5 * eps / steps if step_size is None else _checks.positive_float(step_size, "step_size")
+    norm = _check_choice(norm, _NORMS, "norm")
+    random_start = _check_bool(random_start, "random_start")
+    targeted = _check_bool(targeted, "targeted")
+    clip_min, clip_max = _check_clip(clip_min, clip_max)
+    seed = _checks.non_negative_int(seed, "seed")
+    loss_from = _check_choice(loss_from, _LOSS_FROM, "loss_from")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    jit_compile = _check_bool(jit_compile, "jit_compile")
+    if eps == 0:
+        return x.copy()
+    return _run(model, x, y, eps, step_size, steps, norm, random_start, targeted, clip_min, clip_max, loss_from,
+                seed, batch_size, jit_compile)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# transferability
+
+
+def _predict(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return np.concatenate([np.argmax(np.asarray(model(x[i:i + batch_size], training=False)), axis=-1)
+                           for i in range(0, len(x), batch_size)])
+
+
+def transfer_rate(source_model: keras.Model, target_model: keras.Model, x: Any, y: Any,
+                  attack: Callable[..., np.ndarray] = pgd, **attack_kwargs: Any) -> dict[str, float | int]:
+    """How often adversarial examples made on one network fool another (Szegedy et al. 2014: the same
+    perturbation often fools a network with a different architecture or trained on a different subset).
+
+    ``attack(source_model, x, y, **attack_kwargs)`` (untargeted) makes the examples on the source alone; then
+
+    - ``source_fooled``: the share of the samples the source classified correctly that it now gets wrong;
+    - ``target_fooled``: the share of the samples *both* models classified correctly that the target now gets
+      wrong (so the target's own clean errors do not count as transfer);
+    - ``transfer_rate``: ``target_fooled``, the headline number;
+    - ``n``: the samples attacked; ``n_source_correct`` and ``n_both_correct``: the denominators of the two
+      shares (a share is NaN when its denominator is 0).
+
+    Args:
+        source_model, target_model: classifiers outputting logits or probabilities, on the same inputs.
+        x: inputs, shape ``(n, ...)``.
+        y: true int labels, shape ``(n,)``.
+        attack: an attack of this module (or any function of ``(model, x, y, **kwargs)`` returning ``x_adv``).
+        attack_kwargs: passed to ``attack`` (``eps`` at least).
+    """
+    source_model = _check_model(source_model, "source_model")
+    target_model = _check_model(target_model, "target_model")
+    if not callable(attack):
+        raise _checks.fail("attack", "a function of (model, x, y, **kwargs)", repr(attack))
+    if attack_kwargs.get("targeted"):
+        raise _checks.fail("targeted", "False (transfer is measured for untargeted attacks)", "True")
+    x, y = _check_xy(x, y)
+    x_adv = np.asarray(attack(source_model, x, y, **attack_kwargs), dtype=np.float32)
+    if x_adv.shape != x.shape:
+        raise _checks.fail("attack", f"a function returning an array of shape {x.shape}", f"shape {x_adv.shape}")
+    source_right = _predict(source_model, x) == y
+    both_right = source_right & (_predict(target_model, x) == y)
+    source_wrong_adv = _predict(source_model, x_adv) != y
+    target_wrong_adv = _predict(target_model, x_adv) != y
+
+    def share(hits: np.ndarray, among: np.ndarray) -> float:
+        return float(hits[among].mean()) if among.any() else float("nan")
+
+    target_fooled = share(target_wrong_adv, both_right)
+    return {"source_fooled": share(source_wrong_adv, source_right), "target_fooled": target_fooled,
+            "transfer_rate": target_fooled, "n": int(len(x)), "n_source_correct": int(source_right.sum()),
+            "n_both_correct": int(both_right.sum())}
