@@ -153,3 +153,58 @@ def test_auto_detects_probabilities_from_the_outputs_alone(model, digits):
     a = attacks.pgd(model, x, y, EPS, steps=3)
     assert np.mean(np.isclose(attacks.pgd(hidden, x, y, EPS, steps=3), a, atol=1e-5)) > 0.99
     assert not np.allclose(attacks.pgd(hidden, x, y, EPS, steps=3, loss_from="logits"), a)
+
+
+CW = {"steps": 30, "learning_rate": 0.1, "binary_search_steps": 4, "c_init": 1.0}
+
+
+@pytest.fixture(scope="module")
+def cw_untargeted(model, digits):
+    _, _, x, y = digits
+    return x[:64], y[:64], attacks.cw_l2(model, x[:64], y[:64], **CW)
+
+
+def test_cw_l2_fools_with_smaller_perturbations_than_fgsm(model, cw_untargeted):
+    x, y, x_adv = cw_untargeted
+    right = np.argmax(model.predict(x, verbose=0), -1) == y
+    fooled = np.argmax(model.predict(x_adv, verbose=0), -1) != y
+    assert right.sum() > 40 and fooled[right].mean() > 0.8, (right.sum(), fooled[right].mean())
+    x_fgsm = attacks.fgsm(model, x, y, EPS, clip_min=-1, clip_max=1)
+    fgsm_fooled = right & (np.argmax(model.predict(x_fgsm, verbose=0), -1) != y)
+    norm = lambda a: np.linalg.norm((a - x).reshape(len(x), -1), axis=1)  # noqa: E731
+    assert fgsm_fooled.any()
+    assert norm(x_adv)[right & fooled].mean() < norm(x_fgsm)[fgsm_fooled].mean()
+    assert x_adv.min() >= -1.0 and x_adv.max() <= 1.0
+
+
+def test_cw_l2_returns_unfooled_samples_unchanged(model, digits):
+    _, _, x, y = digits
+    x, y = x[:64], y[:64]
+    # a tiny constant and few steps leave most samples unfooled
+    x_adv = attacks.cw_l2(model, x, y, c_init=1e-4, binary_search_steps=1, steps=5, learning_rate=0.01)
+    fooled = np.argmax(model.predict(x_adv, verbose=0), -1) != y
+    assert (~fooled).sum() > 10
+    np.testing.assert_array_equal(x_adv[~fooled], x[~fooled])
+
+
+def test_cw_l2_targeted_reaches_target(model, digits):
+    _, _, x, y = digits
+    x, target = x[:64], (y[:64] + 1) % 10
+    # reaching one given class needs a larger constant and longer runs than leaving the true one
+    x_adv = attacks.cw_l2(model, x, target, targeted=True, c_init=5.0, steps=50, binary_search_steps=2,
+                          learning_rate=0.1)
+    reached = np.mean(np.argmax(model.predict(x_adv, verbose=0), -1) == target)
+    assert reached > 0.7, reached
+    assert x_adv.min() >= -1.0 and x_adv.max() <= 1.0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"binary_search_steps": 0}, "binary_search_steps: expected"),
+    ({"clip_min": 1.0, "clip_max": 1.0}, "clip_max: expected a number > clip_min"),
+    ({"clip_min": 1.0, "clip_max": -1.0}, "clip_max: expected"),
+    ({"confidence": -1.0}, "confidence: expected"),
+])
+def test_cw_l2_bad_arguments_are_named(model, digits, kwargs, match):
+    _, _, x, y = digits
+    with pytest.raises(ValueError, match=match):
+        attacks.cw_l2(model, x[:4], y[:4], **kwargs)
