@@ -33,6 +33,8 @@ _GAMES = {
     "AnomalyScores": "ganapps.games.fanogan",
     "FAnoGANScore": "ganapps.games.fanogan",
     "VAEGAN": "ganapps.games.vaegan",
+    "AdversarialTraining": "ganapps.games.robust",
+    "CatastrophicOverfittingCheck": "ganapps.games.robust",
 }
 
 __all__ = sorted(_SUBMODULES | set(_GAMES) | {"__version__"})

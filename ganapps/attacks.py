@@ -109,6 +109,59 @@ def _per_sample_norm(t: tf.Tensor) -> tf.Tensor:
     return tf.sqrt(tf.reduce_sum(tf.square(t), axis=axes, keepdims=True))
 
 
+def clip_range(x: tf.Tensor, clip_min: float | None, clip_max: float | None) -> tf.Tensor:
+    """``x`` clipped into the valid input range (either bound may be ``None``)."""
+    if clip_min is not None:
+        x = tf.maximum(x, tf.cast(clip_min, x.dtype))
+    if clip_max is not None:
+        x = tf.minimum(x, tf.cast(clip_max, x.dtype))
+    return x
+
+
+def project(delta: tf.Tensor, eps: tf.Tensor | float, norm: str) -> tf.Tensor:
+    """``delta`` projected onto the ``norm`` ball of radius ``eps`` (per sample for ``"l2"``)."""
+    if norm == "linf":
+        return tf.clip_by_value(delta, -eps, eps)
+    return delta * tf.minimum(1.0, eps / tf.maximum(_per_sample_norm(delta), _TINY))
+
+
+def ball_start(x0: tf.Tensor, eps: tf.Tensor | float, norm: str, uniform: Callable, normal: Callable) -> tf.Tensor:
+    """A random start inside the ``eps``-ball: uniform in the Linf cube, or for ``"l2"`` a uniform direction at a
+    radius uniform in volume. ``uniform(shape, low, high)`` and ``normal(shape)`` draw the numbers, so callers
+    choose stateless seeds (the attacks) or a ``keras.random.SeedGenerator`` (a training game)."""
+    shape = tf.shape(x0)
+    if norm == "linf":
+        return uniform(shape, -1.0, 1.0) * eps
+    dims = tf.cast(tf.reduce_prod(shape[1:]), tf.float32)
+    direction = normal(shape)
+    per_sample = tf.concat([shape[:1], tf.ones_like(shape[1:])], 0)
+    radius = uniform(per_sample, 0.0, 1.0) ** (1.0 / dims)
+    return direction / tf.maximum(_per_sample_norm(direction), _TINY) * radius * eps
+
+
+def projected_ascent(objective: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, x: tf.Tensor,
+                     eps: tf.Tensor | float, step_size: tf.Tensor | float, steps: int, norm: str,
+                     clip_min: float | None, clip_max: float | None) -> tf.Tensor:
+    """``steps`` steps of projected gradient ascent of the scalar ``objective(x)`` from ``x``, kept in the
+    ``eps``-ball around ``x0`` and the clip range: a signed step for ``"linf"``, a per-sample normalised one for
+    ``"l2"``. The tensor core of :func:`pgd`, shared with :class:`ganapps.AdversarialTraining`'s train step; it
+    runs as one ``tf.while_loop``, so it traces once whatever ``steps`` is."""
+
+    def body(i: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = objective(x)
+        grad = tf.stop_gradient(tape.gradient(value, x))
+        if norm == "linf":
+            x = x + step_size * tf.sign(grad)
+        else:
+            x = x + step_size * grad / tf.maximum(_per_sample_norm(grad), _TINY)
+        return i + 1, clip_range(x0 + project(x - x0, eps, norm), clip_min, clip_max)
+
+    _, x = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), x), maximum_iterations=steps)
+    return tf.stop_gradient(x)
+
+
 def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, steps: int, random_start: bool,
                  targeted: bool, probabilities: bool, clip_min: float | None, clip_max: float | None,
                  jit_compile: bool) -> Callable:
@@ -119,44 +172,22 @@ def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, s
     if key in per_model:
         return per_model[key]
     direction = -1.0 if targeted else 1.0
-    dims = float(np.prod(sample_shape))
-
-    def clip(x: tf.Tensor) -> tf.Tensor:
-        if clip_min is not None:
-            x = tf.maximum(x, clip_min)
-        if clip_max is not None:
-            x = tf.minimum(x, clip_max)
-        return x
-
-    def project(delta: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
-        if norm == "linf":
-            return tf.clip_by_value(delta, -eps, eps)
-        return delta * tf.minimum(1.0, eps / tf.maximum(_per_sample_norm(delta), _TINY))
 
     def loop(x0: tf.Tensor, y: tf.Tensor, eps: tf.Tensor, step_size: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         if random_start:
-            if norm == "linf":
-                delta = tf.random.stateless_uniform(tf.shape(x0), seed, -1.0, 1.0, alg="philox") * eps
-            else:
-                normal = tf.random.stateless_normal(tf.shape(x0), seed, alg="philox")
-                per_sample = tf.concat([tf.shape(x0)[:1], tf.ones_like(tf.shape(x0)[1:])], 0)
-                radius = tf.random.stateless_uniform(per_sample, seed + 1, alg="philox") ** (1.0 / dims)
-                delta = normal / tf.maximum(_per_sample_norm(normal), _TINY) * radius * eps
-            x = clip(x0 + delta)
+            x = clip_range(x0 + ball_start(
+                x0, eps, norm,
+                uniform=lambda shape, low, high: tf.random.stateless_uniform(shape, seed, low, high, alg="philox"),
+                normal=lambda shape: tf.random.stateless_normal(shape, seed + 1, alg="philox")), clip_min, clip_max)
         else:
             x = x0
-        for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                logits = _as_logits(model(x, training=False), probabilities)
-                loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-            grad = tape.gradient(loss, x) * direction
-            if norm == "linf":
-                x = x + step_size * tf.sign(grad)
-            else:
-                x = x + step_size * grad / tf.maximum(_per_sample_norm(grad), _TINY)
-            x = clip(x0 + project(x - x0, eps))
-        return x
+
+        def objective(x_adv: tf.Tensor) -> tf.Tensor:
+            logits = _as_logits(model(x_adv, training=False), probabilities)
+            return direction * tf.reduce_sum(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+
+        return projected_ascent(objective, x0, x, eps, step_size, steps, norm, clip_min, clip_max)
 
     spec = tf.TensorSpec((None, *sample_shape), tf.float32)
     compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, input_signature=[
