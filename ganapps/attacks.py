@@ -7,8 +7,11 @@ models that output logits or softmax probabilities. ``eps`` is in input units (t
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -17,7 +20,8 @@ import tensorflow as tf
 
 from ganapps import _checks
 
-__all__ = ["cw_l2", "fgsm", "pgd", "transfer_rate"]
+__all__ = ["RobustAccuracy", "cw_l2", "fgsm", "pgd", "plot_robust_accuracy", "robust_accuracy",
+           "robust_accuracy_markdown", "transfer_rate"]
 
 _LOSS_FROM = ("auto", "logits", "probabilities")
 _NORMS = ("linf", "l2")
@@ -484,3 +488,129 @@ def transfer_rate(source_model: keras.Model, target_model: keras.Model, x: Any, 
     return {"source_fooled": share(source_wrong_adv, source_right), "target_fooled": target_fooled,
             "transfer_rate": target_fooled, "n": int(len(x)), "n_source_correct": int(source_right.sum()),
             "n_both_correct": int(both_right.sum())}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# evaluation
+
+
+@dataclasses.dataclass
+class RobustAccuracy:
+    """Accuracy under one attack at each budget: ``accuracy[i]`` at ``eps[i]`` (``eps`` 0 is clean accuracy),
+    on ``n`` samples. ``name`` labels the model in tables and plots."""
+
+    eps: list[float]
+    accuracy: list[float]
+    n: int
+    attack: str
+    name: str = "model"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_markdown(self) -> str:
+        """One row per budget; see :func:`robust_accuracy_markdown` for several models side by side."""
+        return robust_accuracy_markdown([self])
+
+
+def _batches(data: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) arrays from an ``(x, y)`` pair or a ``tf.data.Dataset`` of (x, y) batches or samples."""
+    if isinstance(data, tf.data.Dataset):
+        xs, ys = [], []
+        for element in data.as_numpy_iterator():
+            if not isinstance(element, tuple) or len(element) < 2:
+                raise _checks.fail("data", "a tf.data.Dataset of (inputs, labels)", "elements without labels")
+            x, y = np.asarray(element[0]), np.asarray(element[1])
+            batched = y.ndim >= 1
+            xs.append(x if batched else x[None])
+            ys.append(y if batched else y[None])
+        if not xs:
+            raise _checks.fail("data", "a non-empty dataset", "an empty one")
+        return _check_xy(np.concatenate(xs), np.concatenate(ys))
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise _checks.fail("data", "an (x, y) pair of arrays or a tf.data.Dataset of (x, y)", _checks.short(data))
+    return _check_xy(*data)
+
+
+def robust_accuracy(model: keras.Model, data: Any, attack: Callable[..., np.ndarray] = pgd,
+                    eps: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3), name: str | None = None,
+                    batch_size: int = 256, **attack_kwargs: Any) -> RobustAccuracy:
+    """The model's accuracy on ``data`` under ``attack`` at each budget in ``eps``: the curve whose left end,
+    eps 0, is clean accuracy, so a robust model's clean-accuracy cost shows next to its gain under attack.
+
+    Args:
+        model: a classifier outputting logits or probabilities.
+        data: an ``(x, y)`` pair (int labels) or a ``tf.data.Dataset`` of ``(x, y)``.
+        attack: :func:`pgd` (default), :func:`fgsm`, or any function of ``(model, x, y, eps=..., **kwargs)``.
+        eps: the budgets, in input units.
+        name: the model's label in tables and plots (default its ``name``).
+        batch_size: samples per attack and prediction call.
+        attack_kwargs: passed to ``attack`` (``clip_min``, ``clip_max``, ``steps``, ``norm`` ...).
+    """
+    model = _check_model(model)
+    if not callable(attack):
+        raise _checks.fail("attack", "a function of (model, x, y, eps=..., **kwargs)", repr(attack))
+    budgets = [eps] if isinstance(eps, (int, float)) else list(eps) if isinstance(eps, Sequence) else None
+    if not budgets:
+        raise _checks.fail("eps", "a non-empty sequence of budgets", repr(eps))
+    budgets = [_checks.finite_non_negative(e, "eps") for e in budgets]
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    x, y = _batches(data, batch_size)
+    accuracies = []
+    for budget in budgets:
+        x_adv = x if budget == 0 else np.asarray(attack(model, x, y, eps=budget, batch_size=batch_size,
+                                                         **attack_kwargs), dtype=np.float32)
+        accuracies.append(float(np.mean(_predict(model, x_adv, batch_size) == y)))
+    return RobustAccuracy(eps=budgets, accuracy=accuracies, n=int(len(x)),
+                          attack=getattr(attack, "__name__", type(attack).__name__),
+                          name=name if name is not None else getattr(model, "name", "model"))
+
+
+def _named(results: Any) -> list[RobustAccuracy]:
+    if isinstance(results, RobustAccuracy):
+        results = [results]
+    elif isinstance(results, dict):
+        results = [dataclasses.replace(r, name=str(k)) for k, r in results.items()]
+    results = list(results) if isinstance(results, (list, tuple)) else None
+    if not results or not all(isinstance(r, RobustAccuracy) for r in results):
+        raise _checks.fail("results", "RobustAccuracy results (one, a list, or a dict of name to result)",
+                           "something else")
+    return results
+
+
+def robust_accuracy_markdown(results: Any) -> str:
+    """A markdown table: a row per model, a column per budget (the union of all models' budgets)."""
+    results = _named(results)
+    budgets = sorted({e for r in results for e in r.eps})
+    lines = ["| model | attack | " + " | ".join(f"eps {e:g}" for e in budgets) + " |",
+             "|---|---|" + "---|" * len(budgets)]
+    for r in results:
+        cells = dict(zip(r.eps, r.accuracy))
+        lines.append(f"| {r.name} | {r.attack} | "
+                     + " | ".join(f"{cells[e]:.3f}" if e in cells else "" for e in budgets) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_robust_accuracy(results: Any, path: str | os.PathLike | None = None, title: str | None = None) -> Any:
+    """Accuracy against eps, a line per model; written to ``path`` (PNG, atomically) when given. Returns the
+    matplotlib ``Figure`` (drawn without pyplot, so it is safe in threads and headless)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    results = _named(results)
+    figure = Figure(figsize=(5.5, 4.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for r in results:
+        axes.plot(r.eps, r.accuracy, marker="o", label=f"{r.name} ({r.attack})")
+    axes.set_xlabel("eps (input units)")
+    axes.set_ylabel("accuracy")
+    axes.set_ylim(0, 1.02)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    if title:
+        axes.set_title(title)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _checks.write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+    return figure

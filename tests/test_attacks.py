@@ -4,6 +4,7 @@ logits/probabilities parity, transfer between networks trained on disjoint halve
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from ganapps import attacks, nets
 from ganapps.data import _digits_split
@@ -208,3 +209,29 @@ def test_cw_l2_bad_arguments_are_named(model, digits, kwargs, match):
     _, _, x, y = digits
     with pytest.raises(ValueError, match=match):
         attacks.cw_l2(model, x[:4], y[:4], **kwargs)
+
+
+def test_robust_accuracy_curve_table_and_plot(model, halves, digits, tmp_path):
+    _, _, x, y = digits
+    x, y = x[:128], y[:128]
+    curve = attacks.robust_accuracy(model, (x, y), eps=[0, 0.1, 0.3], clip_min=-1, clip_max=1)
+    assert curve.eps == [0.0, 0.1, 0.3] and curve.n == 128 and curve.attack == "pgd"
+    assert curve.accuracy[0] == pytest.approx(_accuracy(model, x, y))
+    assert curve.accuracy[0] > curve.accuracy[1] > curve.accuracy[2]
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(50)
+    fgsm_curve = attacks.robust_accuracy(model, dataset, attack=attacks.fgsm, eps=[0, 0.3], name="fgsm-model",
+                                         clip_min=-1, clip_max=1)
+    assert fgsm_curve.accuracy[0] == curve.accuracy[0]
+    assert fgsm_curve.accuracy[1] > curve.accuracy[2]  # PGD is the stronger attack at the same budget
+    table = attacks.robust_accuracy_markdown({"a": curve, "b": fgsm_curve})
+    assert table.splitlines()[0] == "| model | attack | eps 0 | eps 0.1 | eps 0.3 |"
+    assert f"| b | fgsm | {fgsm_curve.accuracy[0]:.3f} |  | {fgsm_curve.accuracy[1]:.3f} |" in table
+    path = attacks.plot_robust_accuracy([curve, fgsm_curve], tmp_path / "plots" / "curve.png", title="digits")
+    assert path is not None and (tmp_path / "plots" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    for kwargs, argument in ((dict(eps=[]), "eps"), (dict(eps=[-0.1]), "eps"), (dict(attack="pgd"), "attack")):
+        with pytest.raises(ValueError, match=f"^{argument}: expected"):
+            attacks.robust_accuracy(model, (x, y), **kwargs)
+    with pytest.raises(ValueError, match="^data: expected"):
+        attacks.robust_accuracy(model, x)
+    with pytest.raises(ValueError, match="^results: expected"):
+        attacks.robust_accuracy_markdown([1])
