@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "attacks", "augment", "callbacks", "data", "debias", "export", "fairness", "games", "images", "latent", "layers",
-    "losses", "metrics", "nets", "pretrained", "rebalance", "runtime", "tiles", "train",
+    "interpret", "losses", "metrics", "nets", "pretrained", "rebalance", "runtime", "tiles", "train",
 }
 _GAMES = {
     "GAN": "ganapps.games.gan",
