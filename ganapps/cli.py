@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from apps.debias.cli import add_parser as add_debias  # argparse only: no TensorFlow
     from apps.outliers.cli import add_parser as add_outliers
+    from apps.robust.cli import add_parser as add_robust
     from apps.style_transfer.cli import add_parser as add_style
     from apps.superres.cli import add_parser as add_superres
 
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_outliers(commands)
     add_style(commands)
     add_debias(commands)
+    add_robust(commands)
     return parser
 
 
@@ -186,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = " ".join(filter(None, (args.command, getattr(args, "superres_command", None),
                                      getattr(args, "outliers_command", None), getattr(args, "style_command", None),
-                                     getattr(args, "debias_command", None))))
+                                     getattr(args, "debias_command", None),
+                                     getattr(args, "robust_command", None))))
     try:
         return {"train": _train, "generate": _generate, "export": _export, "demo": _demo,
                 "superres": _superres, "outliers": _outliers, "style": _style,
-                "debias": _debias}[args.command](args)
+                "debias": _debias, "robust": _robust}[args.command](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"ganapps {command}: error: {err}", file=sys.stderr)
         return 2
@@ -295,6 +298,12 @@ def _style(args) -> int:
 
 def _debias(args) -> int:
     from apps.debias.cli import run
+
+    return run(args)
+
+
+def _robust(args) -> int:
+    from apps.robust.cli import run
 
     return run(args)
 
