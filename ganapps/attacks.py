@@ -27,7 +27,8 @@ _LOSS_FROM = ("auto", "logits", "probabilities")
 _NORMS = ("linf", "l2")
 _TINY = 1e-12
 
-# model -> {settings: tf.function}; weak so that a dropped model frees its compiled loops.
+# model -> {settings: tf.function}; weak so that a dropped model frees its compiled loops (the loops reach the
+# model through a weak reference too).
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -175,6 +176,7 @@ def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, s
     per_model = _COMPILED.setdefault(model, {})
     if key in per_model:
         return per_model[key]
+    net = weakref.ref(model)  # the cache's value must not hold its own key, or the model is never freed
     direction = -1.0 if targeted else 1.0
 
     def loop(x0: tf.Tensor, y: tf.Tensor, eps: tf.Tensor, step_size: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -187,7 +189,7 @@ def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, s
             x = x0
 
         def objective(x_adv: tf.Tensor) -> tf.Tensor:
-            logits = _as_logits(model(x_adv, training=False), probabilities)
+            logits = _as_logits(net()(x_adv, training=False), probabilities)
             return direction * tf.reduce_sum(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
@@ -306,6 +308,7 @@ def _cw_loop(model: keras.Model, sample_shape: tuple[int, ...], steps: int, targ
     per_model = _COMPILED.setdefault(model, {})
     if key in per_model:
         return per_model[key]
+    net = weakref.ref(model)  # the cache's value must not hold its own key, or the model is never freed
     middle, half = (clip_max + clip_min) / 2.0, (clip_max - clip_min) / 2.0
     axes = list(range(1, len(sample_shape) + 1))
     beta1, beta2, adam_eps = 0.9, 0.999, 1e-8
@@ -315,7 +318,7 @@ def _cw_loop(model: keras.Model, sample_shape: tuple[int, ...], steps: int, targ
 
     def margins(x_adv: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(label logit - best other logit, whether the attack's goal is met), per sample."""
-        logits = _as_logits(model(x_adv, training=False), probabilities)
+        logits = _as_logits(net()(x_adv, training=False), probabilities)
         one_hot = tf.one_hot(y, tf.shape(logits)[-1], dtype=logits.dtype)
         label = tf.reduce_sum(logits * one_hot, axis=-1)
         other = tf.reduce_max(logits - one_hot * 1e9, axis=-1)

@@ -235,3 +235,18 @@ def test_robust_accuracy_curve_table_and_plot(model, halves, digits, tmp_path):
         attacks.robust_accuracy(model, x)
     with pytest.raises(ValueError, match="^results: expected"):
         attacks.robust_accuracy_markdown([1])
+
+
+def test_compiled_loops_do_not_keep_a_dropped_model_alive():
+    import gc
+    import weakref
+
+    net = nets.small_classifier((8, 8, 1), 10, width=4, hidden=8)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype("float32")
+    attacks.pgd(net, x, np.zeros(8, "int32"), 0.1, steps=2)
+    attacks.cw_l2(net, x, np.zeros(8, "int32"), steps=2, binary_search_steps=1)
+    assert len(attacks._COMPILED[net]) == 2
+    ref = weakref.ref(net)
+    del net
+    gc.collect()
+    assert ref() is None
