@@ -25,6 +25,21 @@ class Shift(keras.layers.Layer):
         return z + self.theta
 
 
+def digit_classifier(x, y, seed, epochs=6, width=8, hidden=32) -> keras.Model:
+    """A small_classifier trained plainly on 8x8 digits: the model the attack and interpretation tests probe."""
+    keras.utils.set_random_seed(seed)
+    model = nets.small_classifier((8, 8, 1), 10, width=width, hidden=hidden, dropout=0.0, seed=seed)
+    model.compile(keras.optimizers.Adam(5e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=False)
+    model.fit(x, y, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    return model
+
+
+def accuracy(model, x, y) -> float:
+    """Top-1 accuracy of a classifier of logits or probabilities."""
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
+
+
 def toy_gan(loss="non_saturating", seed=0, **kwargs) -> GAN:
     z = keras.Input((1,))
     generator = keras.Model(z, Shift()(z), name="toy_generator")

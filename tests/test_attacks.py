@@ -8,21 +8,9 @@ import tensorflow as tf
 
 from ganapps import attacks, nets
 from ganapps.data import _digits_split
+from _helpers import accuracy, digit_classifier
 
 EPS = 0.3
-
-
-def _train(x, y, seed, epochs=6):
-    keras.utils.set_random_seed(seed)
-    model = nets.small_classifier((8, 8, 1), 10, width=8, hidden=32, dropout=0.0, seed=seed)
-    model.compile(keras.optimizers.Adam(5e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=False)
-    model.fit(x, y, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
-    return model
-
-
-def _accuracy(model, x, y):
-    return float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +25,8 @@ def halves(digits):
     """Two classifiers trained on disjoint halves of the training split; the first is also the attacked model."""
     x_train, y_train, _, _ = digits
     half = len(x_train) // 2
-    return _train(x_train[:half], y_train[:half], seed=1), _train(x_train[half:], y_train[half:], seed=2)
+    return (digit_classifier(x_train[:half], y_train[:half], seed=1),
+            digit_classifier(x_train[half:], y_train[half:], seed=2))
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +36,9 @@ def model(halves):
 
 def test_clean_accuracy_and_pgd_beats_fgsm(model, digits):
     _, _, x, y = digits
-    clean = _accuracy(model, x, y)
-    fgsm_acc = _accuracy(model, attacks.fgsm(model, x, y, EPS, clip_min=-1, clip_max=1), y)
-    pgd_acc = _accuracy(model, attacks.pgd(model, x, y, EPS, clip_min=-1, clip_max=1), y)
+    clean = accuracy(model, x, y)
+    fgsm_acc = accuracy(model, attacks.fgsm(model, x, y, EPS, clip_min=-1, clip_max=1), y)
+    pgd_acc = accuracy(model, attacks.pgd(model, x, y, EPS, clip_min=-1, clip_max=1), y)
     assert clean > 0.8, clean
     assert pgd_acc < 0.2, pgd_acc
     assert pgd_acc < fgsm_acc < clean, (pgd_acc, fgsm_acc, clean)
@@ -80,7 +69,7 @@ def test_budget_and_clip_range_hold(model, digits, attack, norm):
 
 def test_l2_attack_lowers_accuracy(model, digits):
     _, _, x, y = digits
-    assert _accuracy(model, attacks.pgd(model, x, y, 3.0, norm="l2", clip_min=-1, clip_max=1), y) < 0.3
+    assert accuracy(model, attacks.pgd(model, x, y, 3.0, norm="l2", clip_min=-1, clip_max=1), y) < 0.3
 
 
 def test_targeted_pgd_reaches_target(model, digits):
@@ -124,7 +113,7 @@ def test_transfer_between_networks_trained_on_disjoint_halves(halves, digits):
     # eps 0.5 (a quarter of the input range): at 0.3 the two small nets share only ~20% of their adversarial
     # examples, at 0.5 over half, against a 10% clean error
     report = attacks.transfer_rate(source, target, x, y, eps=0.5, clip_min=-1, clip_max=1)
-    target_error = 1 - _accuracy(target, x, y)
+    target_error = 1 - accuracy(target, x, y)
     assert report["n"] == len(x) and report["n_both_correct"] > 0.6 * len(x)
     assert report["source_fooled"] > 0.8, report
     assert report["target_fooled"] > 0.4 and report["target_fooled"] > target_error + 0.25, (report, target_error)
@@ -216,7 +205,7 @@ def test_robust_accuracy_curve_table_and_plot(model, halves, digits, tmp_path):
     x, y = x[:128], y[:128]
     curve = attacks.robust_accuracy(model, (x, y), eps=[0, 0.1, 0.3], clip_min=-1, clip_max=1)
     assert curve.eps == [0.0, 0.1, 0.3] and curve.n == 128 and curve.attack == "pgd"
-    assert curve.accuracy[0] == pytest.approx(_accuracy(model, x, y))
+    assert curve.accuracy[0] == pytest.approx(accuracy(model, x, y))
     assert curve.accuracy[0] > curve.accuracy[1] > curve.accuracy[2]
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(50)
     fgsm_curve = attacks.robust_accuracy(model, dataset, attack=attacks.fgsm, eps=[0, 0.3], name="fgsm-model",

@@ -9,19 +9,7 @@ from PIL import Image
 
 from ganapps import interpret, nets
 from ganapps.data import _digits_split
-
-
-def _train(x, y, seed, epochs=6):
-    keras.utils.set_random_seed(seed)
-    model = nets.small_classifier((8, 8, 1), 10, width=8, hidden=32, dropout=0.0, seed=seed)
-    model.compile(keras.optimizers.Adam(5e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=False)
-    model.fit(x, y, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
-    return model
-
-
-def _accuracy(model, x, y):
-    return float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
+from _helpers import accuracy, digit_classifier
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +22,8 @@ def digits():
 @pytest.fixture(scope="module")
 def model(digits):
     x_train, y_train, x_test, y_test = digits
-    model = _train(x_train, y_train, seed=1)
-    assert _accuracy(model, x_test, y_test) > 0.85
+    model = digit_classifier(x_train, y_train, seed=1)
+    assert accuracy(model, x_test, y_test) > 0.85
     return model
 
 
@@ -167,8 +155,8 @@ def test_classifier_trained_on_non_robust_features_generalises(digits, d_det):
     classifier learns the real task from the planted features (measured ~0.6 test accuracy; chance is 0.1)."""
     _, _, x_test, y_test = digits
     x_adv, t = d_det
-    fresh = _train(x_adv, t, seed=3)
-    assert _accuracy(fresh, x_test, y_test) > 0.35
+    fresh = digit_classifier(x_adv, t, seed=3)
+    assert accuracy(fresh, x_test, y_test) > 0.35
 
 
 def test_visualize_units_writes_a_readable_grid(model, digits, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import ganapps
 from ganapps import attacks, nets
 from ganapps.data import _digits_split
+from _helpers import accuracy
 
 EPS = 0.3
 
@@ -33,10 +34,6 @@ def _game(method="pgd", seed=0, lr=5e-3, jit_compile=False, softmax=False, **kwa
 def _pgd_accuracy(model, x, y, eps=EPS):
     x_adv = attacks.pgd(model, x, y, eps, steps=10, clip_min=-1, clip_max=1, seed=3)
     return float(np.mean(np.argmax(model.predict(x_adv, verbose=0), -1) == y))
-
-
-def _accuracy(model, x, y):
-    return float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +60,7 @@ def test_pgd_training_is_robust_where_standard_training_is_not(trained, digits):
     game, history, standard = trained
     _, _, x_test, y_test = digits
     robust_pgd, standard_pgd = _pgd_accuracy(game.classifier, x_test, y_test), _pgd_accuracy(standard, x_test, y_test)
-    assert _accuracy(game.classifier, x_test, y_test) > 0.8
+    assert accuracy(game.classifier, x_test, y_test) > 0.8
     assert standard_pgd < 0.3, standard_pgd
     assert robust_pgd > standard_pgd + 0.25, (robust_pgd, standard_pgd)
     # the epoch metrics: clean and adversarial accuracy, and validation's PGD accuracy, which rose while training
@@ -82,7 +79,7 @@ def test_other_methods_train_and_raise_robustness(method, digits, trained):
     game = _game(method, **({"steps": 3} if method == "trades" else {}))
     history = game.fit(x, y, batch_size=64, epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert _accuracy(game.classifier, x_test, y_test) > 0.75
+    assert accuracy(game.classifier, x_test, y_test) > 0.75
     assert _pgd_accuracy(game.classifier, x_test, y_test) > _pgd_accuracy(standard, x_test, y_test) + 0.1
 
 
@@ -108,7 +105,7 @@ def test_probability_outputs_are_detected_and_train(digits):
     history = game.fit(x, y, batch_size=64, epochs=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert _accuracy(game.classifier, x_test, y_test) > 0.6
+    assert accuracy(game.classifier, x_test, y_test) > 0.6
 
 
 def test_keras_round_trip_keeps_optimizer_state(trained, digits, tmp_path):
