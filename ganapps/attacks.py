@@ -144,19 +144,48 @@ def ball_start(x0: tf.Tensor, eps: tf.Tensor | float, norm: str, uniform: Callab
     return direction / tf.maximum(_per_sample_norm(direction), _TINY) * radius * eps
 
 
+def input_loss_scale(model: Any) -> float:
+    """The factor an attack multiplies its objective by before differentiating: 2**12 for a model computing in
+    float16 (``mixed_float16``), whose input gradients otherwise underflow to 0 so that signed steps never move;
+    1 otherwise. Signed and normalised steps do not depend on the objective's scale."""
+    policy = getattr(model, "dtype_policy", None)
+    return 4096.0 if getattr(policy, "compute_dtype", "float32") == "float16" else 1.0
+
+
+def input_gradient(objective: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, loss_scale: float = 1.0) -> tf.Tensor:
+    """The float32 gradient of the scalar ``objective`` at ``x``. With a ``loss_scale`` (a float16 model, see
+    :func:`input_loss_scale`) it differentiates the objective both as is and scaled, from one forward pass, and
+    takes per sample the scaled gradient divided back where it is finite (small gradients survive float16) and
+    the plain one where scaling overflowed (large ones do not need it)."""
+    if loss_scale == 1.0:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = tf.cast(objective(x), tf.float32)
+        return tf.cast(tape.gradient(value, x), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        value = tf.cast(objective(x), tf.float32)
+        scaled = value * loss_scale
+    plain = tf.cast(tape.gradient(value, x), tf.float32)
+    big = tf.cast(tape.gradient(scaled, x), tf.float32)
+    del tape
+    axes = list(range(1, len(x.shape)))
+    finite = tf.reduce_all(tf.math.is_finite(big), axis=axes, keepdims=True)
+    plain = tf.where(tf.math.is_finite(plain), plain, tf.zeros_like(plain))
+    return tf.where(finite, big / loss_scale, plain)
+
+
 def projected_ascent(objective: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, x: tf.Tensor,
                      eps: tf.Tensor | float, step_size: tf.Tensor | float, steps: int, norm: str,
-                     clip_min: float | None, clip_max: float | None) -> tf.Tensor:
+                     clip_min: float | None, clip_max: float | None, loss_scale: float = 1.0) -> tf.Tensor:
     """``steps`` steps of projected gradient ascent of the scalar ``objective(x)`` from ``x``, kept in the
     ``eps``-ball around ``x0`` and the clip range: a signed step for ``"linf"``, a per-sample normalised one for
     ``"l2"``. The tensor core of :func:`pgd`, shared with :class:`ganapps.AdversarialTraining`'s train step; it
-    runs as one ``tf.while_loop``, so it traces once whatever ``steps`` is."""
+    runs as one ``tf.while_loop``, so it traces once whatever ``steps`` is. ``loss_scale`` is
+    :func:`input_gradient`'s, for float16 models."""
 
     def body(i: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = objective(x)
-        grad = tf.stop_gradient(tape.gradient(value, x))
+        grad = tf.stop_gradient(input_gradient(objective, x, loss_scale))
         if norm == "linf":
             x = x + step_size * tf.sign(grad)
         else:
@@ -178,6 +207,7 @@ def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, s
         return per_model[key]
     net = weakref.ref(model)  # the cache's value must not hold its own key, or the model is never freed
     direction = -1.0 if targeted else 1.0
+    loss_scale = input_loss_scale(model)
 
     def loop(x0: tf.Tensor, y: tf.Tensor, eps: tf.Tensor, step_size: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         if random_start:
@@ -193,7 +223,7 @@ def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, s
             return direction * tf.reduce_sum(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
-        return projected_ascent(objective, x0, x, eps, step_size, steps, norm, clip_min, clip_max)
+        return projected_ascent(objective, x0, x, eps, step_size, steps, norm, clip_min, clip_max, loss_scale)
 
     spec = tf.TensorSpec((None, *sample_shape), tf.float32)
     compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, input_signature=[
@@ -310,6 +340,7 @@ def _cw_loop(model: keras.Model, sample_shape: tuple[int, ...], steps: int, targ
         return per_model[key]
     net = weakref.ref(model)  # the cache's value must not hold its own key, or the model is never freed
     middle, half = (clip_max + clip_min) / 2.0, (clip_max - clip_min) / 2.0
+    loss_scale = input_loss_scale(model)
     axes = list(range(1, len(sample_shape) + 1))
     beta1, beta2, adam_eps = 0.9, 0.999, 1e-8
 
@@ -336,16 +367,18 @@ def _cw_loop(model: keras.Model, sample_shape: tuple[int, ...], steps: int, targ
         best_adv = tf.identity(x0)
         expand = tf.concat([tf.shape(x0)[:1], tf.ones_like(tf.shape(x0)[1:])], 0)
         for t in tf.range(1, steps + 1):
-            with tf.GradientTape() as tape:
-                tape.watch(w)
-                x_adv = to_input(w)
-                l2 = tf.reduce_sum(tf.square(x_adv - x0), axis=axes)
-                margin, success = margins(x_adv, y)
-                loss = tf.reduce_sum(l2 + c * tf.maximum(margin, -confidence))
-            better = success & (l2 < best_l2)
-            best_l2 = tf.where(better, l2, best_l2)
-            best_adv = tf.where(tf.reshape(better, expand), x_adv, best_adv)
-            grad = tape.gradient(loss, w)
+            seen = {}  # the forward pass's values, kept for the bookkeeping below
+
+            def objective(w_now: tf.Tensor) -> tf.Tensor:
+                seen["x"] = to_input(w_now)
+                seen["l2"] = tf.reduce_sum(tf.square(seen["x"] - x0), axis=axes)
+                margin, seen["success"] = margins(seen["x"], y)
+                return tf.reduce_sum(seen["l2"] + c * tf.maximum(margin, -confidence))
+
+            grad = input_gradient(objective, w, loss_scale)
+            better = seen["success"] & (seen["l2"] < best_l2)
+            best_l2 = tf.where(better, seen["l2"], best_l2)
+            best_adv = tf.where(tf.reshape(better, expand), seen["x"], best_adv)
             m = beta1 * m + (1.0 - beta1) * grad
             v = beta2 * v + (1.0 - beta2) * tf.square(grad)
             step = tf.cast(t, tf.float32)
@@ -553,9 +586,15 @@ def robust_accuracy(model: keras.Model, data: Any, attack: Callable[..., np.ndar
     model = _check_model(model)
     if not callable(attack):
         raise _checks.fail("attack", "a function of (model, x, y, eps=..., **kwargs)", repr(attack))
-    budgets = [eps] if isinstance(eps, (int, float)) else list(eps) if isinstance(eps, Sequence) else None
+    if attack is cw_l2:
+        raise _checks.fail("attack", "an attack with an eps budget (fgsm, pgd, or your own)",
+                           "cw_l2, which has none: run it and compare the L2 norms of its perturbations")
+    try:
+        budgets = np.asarray(eps, dtype=np.float64).ravel().tolist() if not isinstance(eps, (str, bytes)) else []
+    except (TypeError, ValueError):
+        budgets = []
     if not budgets:
-        raise _checks.fail("eps", "a non-empty sequence of budgets", repr(eps))
+        raise _checks.fail("eps", "a budget or a non-empty sequence of budgets", _checks.short(eps))
     budgets = [_checks.finite_non_negative(e, "eps") for e in budgets]
     batch_size = _checks.positive_int(batch_size, "batch_size")
     x, y = _batches(data, batch_size)

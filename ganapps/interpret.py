@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from ganapps import _checks, images
-from ganapps.attacks import _check_choice, _check_clip, _check_model, _check_xy, clip_range, pgd, projected_ascent
+from ganapps.attacks import (_check_choice, _check_clip, _check_model, _check_xy, clip_range, input_loss_scale, pgd,
+                             projected_ascent)
 
 __all__ = ["activations", "high_frequency_energy", "layer_model", "most_varied_units", "non_robust_dataset",
            "random_direction", "robust_dataset", "synthesize", "top_activating", "visualize_units"]
@@ -375,6 +376,7 @@ def _robust_loop(model: keras.Model, feature_model: keras.Model, key_layer: str 
     per_model = _COMPILED.setdefault(model, {})
     if key in per_model:
         return per_model[key]
+    loss_scale = input_loss_scale(model)
 
     def loop(start: tf.Tensor, target: tf.Tensor, step_size: tf.Tensor) -> tf.Tensor:
         def objective(x: tf.Tensor) -> tf.Tensor:
@@ -383,7 +385,7 @@ def _robust_loop(model: keras.Model, feature_model: keras.Model, key_layer: str 
 
         # an unbounded L2 ball: normalised gradient steps, kept only in the clip range
         return projected_ascent(objective, start, start, np.float32(np.inf), step_size, steps, "l2", clip_min,
-                                clip_max)
+                                clip_max, loss_scale)
 
     compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, input_signature=[
         tf.TensorSpec((None, *sample_shape), tf.float32),
@@ -456,14 +458,17 @@ def _num_classes(model: keras.Model, x: np.ndarray, num_classes: Any) -> int:
 
 
 def non_robust_dataset(model: keras.Model, x: Any, y: Any, eps: float, steps: int = 20,
-                       step_size: float | None = None, norm: str = "linf", target: str = "random",
+                       step_size: float | None = None, norm: str = "linf", target: str = "shift",
                        num_classes: int | None = None, clip_min: float | None = -1.0, clip_max: float | None = 1.0,
                        seed: int = 0, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Ilyas et al.'s D_det: each image moved by a targeted :func:`ganapps.attacks.pgd` toward a class ``t != y``
     and relabelled ``t``. To a person the pairs look mislabelled; that a classifier trained on them still scores
     well above chance on the real test set shows the attack's non-robust features generalise.
 
-    ``target="random"`` draws ``t`` uniformly from the other classes (seeded); ``"shift"`` takes ``(y + 1) % C``.
+    ``target="shift"`` takes ``t = (y + 1) % C``: Ilyas et al.'s D_det, where the robust features (those of
+    ``y``) point consistently to the wrong label, so only the planted non-robust features can explain the labels.
+    ``"random"`` draws ``t`` uniformly from the other classes (seeded): their D_rand, where the robust features
+    are merely uninformative.
     The attack settings are :func:`ganapps.attacks.pgd`'s. Returns ``(x_adv, t)``.
     """
     model = _check_model(model)

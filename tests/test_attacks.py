@@ -222,6 +222,10 @@ def test_robust_accuracy_curve_table_and_plot(model, halves, digits, tmp_path):
             attacks.robust_accuracy(model, (x, y), **kwargs)
     with pytest.raises(ValueError, match="^data: expected"):
         attacks.robust_accuracy(model, x)
+    with pytest.raises(ValueError, match="^attack: expected an attack with an eps budget"):
+        attacks.robust_accuracy(model, (x, y), attack=attacks.cw_l2)
+    as_array = attacks.robust_accuracy(model, (x[:16], y[:16]), attack=attacks.fgsm, eps=np.array([0.0, 0.3]))
+    assert as_array.eps == [0.0, 0.3]
     with pytest.raises(ValueError, match="^results: expected"):
         attacks.robust_accuracy_markdown([1])
 

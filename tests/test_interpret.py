@@ -133,28 +133,31 @@ def test_robust_dataset_matches_the_representation(model, digits):
 
 
 @pytest.fixture(scope="module")
-def d_det(model, digits):
+def d_rand(model, digits):
+    """Ilyas et al.'s D_rand (random targets). Their D_det (target='shift', the default) does not generalise
+    with this small net on digits: 0.21 and 0.06 test accuracy for two seeds at eps 0.5, as the robust features
+    of y, which point to y - 1 there, win over the planted ones (RESULTS.md section 11)."""
     x_train, y_train, _, _ = digits
-    return interpret.non_robust_dataset(model, x_train, y_train, eps=0.5, seed=0)
+    return interpret.non_robust_dataset(model, x_train, y_train, eps=0.5, seed=0, target="random")
 
 
-def test_non_robust_dataset_relabels_targeted_attacks(model, digits, d_det):
+def test_non_robust_dataset_relabels_targeted_attacks(model, digits, d_rand):
     x_train, y_train, _, _ = digits
-    x_adv, t = d_det
+    x_adv, t = d_rand
     assert np.all(t != y_train) and t.min() >= 0 and t.max() <= 9
     assert len(np.unique(t)) == 10  # random targets cover the classes
     reached = np.mean(np.argmax(model.predict(x_adv, verbose=0), -1) == t)
     assert reached > 0.8, reached
     assert np.abs(x_adv - x_train).max() <= 0.5 + 1e-6 and x_adv.min() >= -1.0 and x_adv.max() <= 1.0
-    _, shifted = interpret.non_robust_dataset(model, x_train[:20], y_train[:20], eps=0.1, steps=2, target="shift")
+    _, shifted = interpret.non_robust_dataset(model, x_train[:20], y_train[:20], eps=0.1, steps=2)  # D_det
     np.testing.assert_array_equal(shifted, (y_train[:20] + 1) % 10)
 
 
-def test_classifier_trained_on_non_robust_features_generalises(digits, d_det):
-    """Ilyas et al.'s D_det claim on digits: every label of the training set is 'wrong' to the eye, yet a fresh
-    classifier learns the real task from the planted features (measured ~0.6 test accuracy; chance is 0.1)."""
+def test_classifier_trained_on_non_robust_features_generalises(digits, d_rand):
+    """Ilyas et al.'s claim on digits (D_rand): every label of the training set is 'wrong' to the eye, yet a fresh
+    classifier learns the real task from the planted features (measured ~0.62 test accuracy; chance is 0.1)."""
     _, _, x_test, y_test = digits
-    x_adv, t = d_det
+    x_adv, t = d_rand
     fresh = digit_classifier(x_adv, t, seed=3)
     assert accuracy(fresh, x_test, y_test) > 0.35
 

@@ -8,11 +8,12 @@ import keras
 import numpy as np
 import onnxruntime as ort
 import pytest
+import tensorflow as tf
 
 import ganapps
 from ganapps import attacks, nets
 from ganapps.data import _digits_split
-from _helpers import accuracy
+from _helpers import accuracy, run_python
 
 EPS = 0.3
 
@@ -163,7 +164,7 @@ def test_catastrophic_overfitting_check_restores_last_good_weights(digits):
     assert check.history[-1] < check.history[-2] - 0.2
     for restored, good in zip(game.classifier.get_weights(), snapshots[0]):
         np.testing.assert_array_equal(restored, good)
-    assert history.history["pgd_check_accuracy"][0] == check.history[1]
+    assert history.history["pgd_check_accuracy"] == [check.history[1], check.history[1]]  # epoch 2: restored
 
 
 def test_catastrophic_overfitting_check_quiet_on_healthy_training(digits):
@@ -209,3 +210,110 @@ def test_bad_arguments_are_named(digits):
     with pytest.raises(ValueError, match="^model: expected an AdversarialTraining game"):
         plain.fit(x[:8], y[:8], epochs=1, verbose=0,
                   callbacks=[ganapps.CatastrophicOverfittingCheck(x[:8], y[:8])])
+
+
+# -- the losses and attacks against their definitions --------------------------------------------------------
+def _log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_losses_match_their_definitions(digits):
+    x, y, _, _ = digits
+    x, y = x[:32], y[:32]
+    x_adv = np.clip(x + np.random.default_rng(0).uniform(-0.3, 0.3, x.shape), -1, 1).astype("float32")
+    net = _net(5)
+    clean, adv = net.predict(x, verbose=0).astype("float64"), net.predict(x_adv, verbose=0).astype("float64")
+    ce_clean = -_log_softmax(clean)[np.arange(32), y].mean()
+    ce_adv = -_log_softmax(adv)[np.arange(32), y].mean()
+    kl = (np.exp(_log_softmax(clean)) * (_log_softmax(clean) - _log_softmax(adv))).sum(-1).mean()
+    expected = {"pgd": ce_adv, "fast": ce_adv, "trades": ce_clean + 2.5 * kl, "fgsm": 0.3 * ce_clean + 0.7 * ce_adv}
+    for method, want in expected.items():
+        game = ganapps.AdversarialTraining(net, method=method, beta=2.5, clean_weight=0.3)
+        loss, _, _ = game._loss(tf.constant(x), tf.constant(x_adv), tf.constant(y))
+        assert float(loss) == pytest.approx(want, rel=1e-4), method
+
+
+def test_training_attacks_match_their_definitions(digits):
+    x, y, _, _ = digits
+    x, y = x[:64], y[:64]
+    net = _net(6)
+    fgsm_game = ganapps.AdversarialTraining(net, method="fgsm", eps=0.2)
+    np.testing.assert_allclose(fgsm_game._adversarial(tf.constant(x), tf.constant(y)).numpy(),
+                               attacks.fgsm(net, x, y, 0.2, clip_min=-1, clip_max=1), atol=1e-6)
+    fast = ganapps.AdversarialTraining(net, method="fast", eps=0.2, seed=1)._adversarial(tf.constant(x),
+                                                                                       tf.constant(y)).numpy()
+    inside = (fast > -1 + 1e-6) & (fast < 1 - 1e-6)
+    assert np.abs(fast - x).max() <= 0.2 + 1e-6 and fast.min() >= -1 and fast.max() <= 1
+    # a step of 1.25 eps from a uniform start, then projected: most unclipped pixels end on the ball's surface
+    assert np.mean(np.isclose(np.abs(fast - x)[inside], 0.2, atol=1e-5)) > 0.5
+    trades = ganapps.AdversarialTraining(net, method="trades", eps=0.2, steps=3, seed=1)
+    point = trades._trades_point(tf.constant(x)).numpy()
+    assert np.abs(point - x).max() <= 0.2 + 1e-6 and np.abs(point - x).mean() > 0.05
+
+
+def test_eps_zero_round_trips(tmp_path):
+    game = ganapps.AdversarialTraining(_net(), method="pgd", eps=0.0)
+    game.compile("adam")
+    game.save(tmp_path / "zero.keras")
+    assert keras.models.load_model(tmp_path / "zero.keras").eps == 0.0
+
+
+def test_mixed_precision_attacks_still_move(digits, monkeypatch):
+    """Under mixed_float16 a confident net's input gradients underflow in float16 and signed steps stall; the
+    attacks' loss scaling keeps them moving (the control without it shows the stall)."""
+    x = digits[0][:64]
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        def confident_net():
+            net = nets.small_classifier((8, 8, 1), 10, width=4, hidden=8, dropout=0.0, seed=0)
+            kernel = net.get_layer("logits").kernel
+            kernel.assign(kernel * 40.0)  # median margin ~13 on its own predictions
+            return net, np.argmax(net.predict(x, verbose=0), -1).astype("int32")
+
+        net, own = confident_net()
+        scaled = attacks.fgsm(net, x, own, 0.1)
+        game = ganapps.AdversarialTraining(net, method="fgsm", eps=0.1, clip_min=None, clip_max=None)
+        np.testing.assert_allclose(game._adversarial(tf.constant(x), tf.constant(own)).numpy(), scaled, atol=1e-6)
+        monkeypatch.setattr(attacks, "input_loss_scale", lambda model: 1.0)
+        net, own = confident_net()
+        unscaled = attacks.fgsm(net, x, own, 0.1)
+        assert (scaled != x).mean() > 0.95 and (unscaled != x).mean() < 0.9, ((scaled != x).mean(),
+                                                                               (unscaled != x).mean())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+MIRRORED = r"""
+import json, numpy as np, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+import keras, ganapps
+from ganapps import nets
+rng = np.random.default_rng(0)
+x = rng.uniform(-1, 1, (64, 6)).astype("float32"); y = (x[:, 0] > 0).astype("int32")
+init = nets.small_classifier((6,), 2, width=4, hidden=8, seed=1).get_weights()
+
+def run(strategy):
+    with strategy.scope():
+        game = ganapps.AdversarialTraining(nets.small_classifier((6,), 2, width=4, hidden=8, dropout=0.0, seed=1),
+                                           method="fast", eps=0.2, seed=3)
+        game.classifier.set_weights(init)
+        game.compile(keras.optimizers.SGD(0.1))
+    h = game.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(32), epochs=2, verbose=0).history
+    return h["loss"], [w.tolist() for w in game.classifier.get_weights()]
+
+print(json.dumps({"one": run(tf.distribute.OneDeviceStrategy("/cpu:0")),
+                  "two": run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))}))
+"""
+
+
+def test_mirrored_strategy_matches_one_device():
+    """Two replicas take their slices of one global draw of random starts, so the run is the one-device run."""
+    proc = run_python(MIRRORED)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    (l1, w1), (l2, w2) = out["one"], out["two"]
+    np.testing.assert_allclose(l1, l2, rtol=1e-4, atol=1e-5)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-4, atol=1e-5)

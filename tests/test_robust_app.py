@@ -102,3 +102,7 @@ def test_errors_name_the_option_and_leave_nothing(runs, tmp_path, capsys):
         cli.main(["robust", "train", "--eps", "0.1,x"])
     with pytest.raises(ValueError, match="^method: expected one of"):
         RobustClassifier(method="madry")
+    loaded = RobustClassifier.load(runs / "pgd" / "model.keras", seed=3)
+    assert loaded.seed == 3 and loaded.method == "pgd"
+    with pytest.raises(ValueError, match="^attack_names: expected a sequence of 'fgsm' and/or 'pgd'"):
+        loaded.evaluate(np.zeros((2, 8, 8, 1), "float32"), np.zeros(2, "int32"), attack_names=("cw_l2",))

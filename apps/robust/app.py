@@ -156,9 +156,8 @@ class RobustClassifier:
             model = self.game = AdversarialTraining(self.classifier, method=self.method, eps=self.eps,
                                                     seed=self.seed, **kwargs)
             model.compile(optimizer, jit_compile=self.jit_compile)
-            if self.overfit_check:
-                check_x, check_y = validation_data if validation_data is not None else (x, y)
-                self.overfitting = CatastrophicOverfittingCheck(check_x[:256], check_y[:256], verbose=1)
+            if self.overfit_check:  # on training data: the weights it keeps must not be chosen on the test data
+                self.overfitting = CatastrophicOverfittingCheck(x[:256], y[:256], verbose=1)
                 callbacks.append(self.overfitting)
         history = model.fit(x, y, batch_size=self.batch_size, epochs=self.epochs, validation_data=validation_data,
                             callbacks=callbacks, verbose=verbose, shuffle=True)
@@ -177,6 +176,9 @@ class RobustClassifier:
         :class:`ganapps.attacks.RobustAccuracy`, for :func:`ganapps.attacks.robust_accuracy_markdown` and
         :func:`ganapps.attacks.plot_robust_accuracy`."""
         model = self._require()
+        if isinstance(attack_names, str) or not attack_names or any(a not in ("fgsm", "pgd") for a in attack_names):
+            raise _checks.fail("attack_names", "a sequence of 'fgsm' and/or 'pgd' (cw_l2 has no eps budget)",
+                               repr(attack_names))
         results = []
         for attack_name in attack_names:
             attack = _attack(attack_name)
@@ -207,18 +209,18 @@ class RobustClassifier:
         return _checks.write_atomically(path, lambda tmp: model.save(tmp))
 
     @classmethod
-    def load(cls, path: str | os.PathLike, argument: str = "path") -> RobustClassifier:
+    def load(cls, path: str | os.PathLike, argument: str = "path", seed: int = 0) -> RobustClassifier:
         """A :class:`RobustClassifier` around a saved game or classifier (``.keras``), ready to evaluate,
-        attack, export or train further."""
+        attack, export or train further; ``seed`` seeds its attacks' random starts."""
         model = export.load_keras(path, argument)
         if isinstance(model, AdversarialTraining):
             robust = cls(method=model.method, eps=model.eps, steps=model.steps, beta=model.beta,
-                         classifier=model.classifier)
+                         classifier=model.classifier, seed=seed)
             robust.game = model
             return robust
         if not isinstance(model, keras.Model) or not model.inputs:
             raise _checks.fail(argument, "a .keras classifier or AdversarialTraining game", type(model).__name__)
-        return cls(method="standard", eps=0.0, classifier=model)
+        return cls(method="standard", eps=0.0, classifier=model, seed=seed)
 
     def export(self, directory: str | os.PathLike, formats: Any = ("onnx", "saved_model")) -> dict[str, Any]:
         """Export the classifier to ONNX and/or SavedModel with a parity check (``metadata.json`` records the

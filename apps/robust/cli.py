@@ -109,7 +109,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     g.add_argument("--eval-eps", type=_eps_list, default=(0.0, 0.05, 0.1, 0.2, 0.3),
                    help="budgets measured after training (default: 0,0.05,0.1,0.2,0.3)")
     g.add_argument("--no-export", action="store_true", help="skip the ONNX + SavedModel export")
-    _add_common(train, "runs/robust")
+    _add_common(train, "runs/robust", "seeds the network, the shuffling and the attacks", training=True)
 
     attack = sub.add_parser("attack", help="measure saved classifiers under an attack; grid of examples",
                             epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,7 +120,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     attack.add_argument("--eps", type=_eps_list, default=(0.0, 0.05, 0.1, 0.2, 0.3),
                         help="budgets, comma-separated (default: 0,0.05,0.1,0.2,0.3; cw_l2 has none)")
     attack.add_argument("--steps", type=positive_int, default=20, help="PGD steps (default: %(default)s)")
-    _add_common(attack, "runs/attack")
+    _add_common(attack, "runs/attack", "seeds PGD's random starts")
 
     vis = sub.add_parser("visualize", help="top-activating and synthetic images of hidden units",
                          epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,15 +134,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     vis.add_argument("--k", type=positive_int, default=8, help="top images per unit (default: %(default)s)")
     vis.add_argument("--synthesis-steps", type=positive_int, default=200,
                      help="gradient-ascent steps of each synthetic image (default: %(default)s)")
-    _add_common(vis, "runs/units")
+    _add_common(vis, "runs/units", "seeds the synthetic images and the random directions")
 
 
-def _add_common(p: argparse.ArgumentParser, out: str) -> None:
+def _add_common(p: argparse.ArgumentParser, out: str, seed_help: str, training: bool = False) -> None:
     p.add_argument("--out", default=out, help="output folder, replaced when complete (default: %(default)s)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="(default: %(default)s)")
-    p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
-                   help="XLA for training steps; auto: only with a GPU (default: %(default)s)")
-    p.add_argument("--verbose", action="store_true", help="progress bars (default: when writing to a terminal)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help=seed_help + " (default: %(default)s)")
+    if training:
+        p.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
+                       help="XLA for training steps; auto: only with a GPU (default: %(default)s)")
+        p.add_argument("--verbose", action="store_true",
+                       help="progress bars (default: when writing to a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -253,7 +255,7 @@ def _attack(args: argparse.Namespace) -> int:
     from ganapps import images
 
     x, y = _load(args, args.split)
-    robust_models = [(Path(path).parent.name or Path(path).stem, RobustClassifier.load(path, "--model"))
+    robust_models = [(Path(path).parent.name or Path(path).stem, RobustClassifier.load(path, "--model", args.seed))
                       for path in args.model]
     out = Path(args.out)
     stage = _staged(out)

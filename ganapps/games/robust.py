@@ -16,8 +16,9 @@ methods differ in the inner player and the loss:
   adversarial cross-entropy, ``clean_weight`` on the clean part.
 
 Each epoch ``fit`` reports ``loss``, ``accuracy`` (clean) and ``adv_accuracy`` (on the training attack's
-examples); validation reports the clean accuracy and ``adv_accuracy`` under a PGD attack of ``eval_steps``
-steps, the robust accuracy the methods are compared by.
+examples); validation reports ``loss`` as the clean cross-entropy (not the method's objective), the clean
+``accuracy`` and ``adv_accuracy`` under a PGD attack of ``eval_steps`` steps, the robust accuracy the methods are
+compared by.
 """
 
 from __future__ import annotations
@@ -29,16 +30,14 @@ import numpy as np
 import tensorflow as tf
 
 from ganapps import _checks, attacks
+from ganapps._state import SavesSeedState
+from ganapps.games.gan import _replica
 
 __all__ = ["AdversarialTraining", "CatastrophicOverfittingCheck", "METHODS"]
 
 METHODS = ("pgd", "trades", "fast", "fgsm")
 _ONE_STEP = ("fast", "fgsm")
 _TINY = 1e-12
-
-
-def _replicas() -> int:
-    return tf.distribute.get_replica_context().num_replicas_in_sync if tf.distribute.has_strategy() else 1
 
 
 def _last_layer_is_softmax(model: keras.Model) -> bool:
@@ -50,7 +49,7 @@ def _last_layer_is_softmax(model: keras.Model) -> bool:
 
 
 @keras.saving.register_keras_serializable(package="ganapps")
-class AdversarialTraining(keras.Model):
+class AdversarialTraining(SavesSeedState, keras.Model):
     """Train ``classifier`` on adversarial examples of its own, made inside the compiled train step.
 
     Args:
@@ -91,10 +90,11 @@ class AdversarialTraining(keras.Model):
             self.steps = 1
         else:
             self.steps = 10 if steps is None else _checks.positive_int(steps, "steps")
+        self._step_size_given = None if step_size is None else _checks.positive_float(step_size, "step_size")
         if step_size is None:
             self.step_size = {"fast": 1.25 * self.eps, "fgsm": self.eps}.get(self.method, 2.5 * self.eps / self.steps)
         else:
-            self.step_size = _checks.positive_float(step_size, "step_size")
+            self.step_size = self._step_size_given
         self.beta = _checks.finite_non_negative(beta, "beta")
         if not isinstance(clean_weight, (int, float, np.floating)) or isinstance(clean_weight, bool) \
                 or not 0 <= clean_weight <= 1:
@@ -105,6 +105,7 @@ class AdversarialTraining(keras.Model):
         self.loss_from = attacks._check_choice(loss_from, attacks._LOSS_FROM, "loss_from")
         self._probabilities = (self.loss_from == "probabilities"
                                or (self.loss_from == "auto" and _last_layer_is_softmax(classifier)))
+        self._loss_scale = attacks.input_loss_scale(classifier)
         self.seed = None if seed is None else _checks.non_negative_int(seed, "seed")
         self.seed_generator = keras.random.SeedGenerator(seed, name="adversarial_seed")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -148,7 +149,7 @@ class AdversarialTraining(keras.Model):
         """``keras.Model.fit`` on ``(inputs, int labels)`` (arrays, or a ``tf.data.Dataset`` of pairs), after
         checking arrays for a shape the classifier takes, finite values, the clip range and integer labels."""
         if not getattr(self, "compiled", False):
-            raise ValueError("x: expected a compiled AdversarialTraining to fit; got an uncompiled one: call "
+            raise ValueError("model: expected a compiled AdversarialTraining to fit; got an uncompiled one: call "
                              "compile(optimizer=...) first")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
@@ -170,8 +171,10 @@ class AdversarialTraining(keras.Model):
             raise _checks.fail("x", f"values in the clip range [{low:g}, {high:g}]",
                                f"values in [{x.min():.3g}, {x.max():.3g}]")
         labels = np.asarray(y) if y is not None else None
-        if labels is None or labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or len(labels) != len(x):
-            raise _checks.fail("y", f"{len(x)} integer class labels, shape ({len(x)},)",
+        sparse = labels is not None and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer)
+        one_hot = labels is not None and labels.ndim == 2 and labels.shape[1] > 1
+        if not (sparse or one_hot) or len(labels) != len(x):
+            raise _checks.fail("y", f"{len(x)} integer class labels, shape ({len(x)},), or one-hot rows",
                                "None" if labels is None else f"dtype {labels.dtype}, shape {labels.shape}")
 
     # ----------------------------------------------------------------------------------------------------------
@@ -183,11 +186,24 @@ class AdversarialTraining(keras.Model):
     def _cross_entropy(self, y: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
+    def _draw(self, draw: Any, shape: tf.Tensor) -> tf.Tensor:
+        """This replica's slice of one global draw: the seed state is mirrored, so replicas drawing on their own
+        would all draw the same numbers (as :class:`ganapps.GAN` does for its latents)."""
+        replicas, replica_id = _replica()
+        if replicas == 1:
+            return draw(shape)
+        batch = shape[0]
+        values = draw(tf.concat([[batch * replicas], shape[1:]], 0))
+        return values[replica_id * batch:(replica_id + 1) * batch]
+
+    def _uniform(self, shape: tf.Tensor, low: float, high: float) -> tf.Tensor:
+        return self._draw(lambda s: keras.random.uniform(s, low, high, seed=self.seed_generator), shape)
+
+    def _normal(self, shape: tf.Tensor) -> tf.Tensor:
+        return self._draw(lambda s: keras.random.normal(s, seed=self.seed_generator), shape)
+
     def _random_start(self, x: tf.Tensor) -> tf.Tensor:
-        delta = attacks.ball_start(
-            x, self.eps, self.norm,
-            uniform=lambda shape, low, high: keras.random.uniform(shape, low, high, seed=self.seed_generator),
-            normal=lambda shape: keras.random.normal(shape, seed=self.seed_generator))
+        delta = attacks.ball_start(x, self.eps, self.norm, uniform=self._uniform, normal=self._normal)
         return attacks.clip_range(x + delta, self.clip_min, self.clip_max)
 
     def _pgd(self, x: tf.Tensor, y: tf.Tensor, steps: int, step_size: float) -> tf.Tensor:
@@ -197,7 +213,7 @@ class AdversarialTraining(keras.Model):
             return tf.reduce_sum(self._cross_entropy(y, self._logits(x_adv, training=False)))
 
         return attacks.projected_ascent(objective, x, self._random_start(x), self.eps, step_size, steps, self.norm,
-                                        self.clip_min, self.clip_max)
+                                        self.clip_min, self.clip_max, self._loss_scale)
 
     def _trades_point(self, x: tf.Tensor) -> tf.Tensor:
         """The point of the ball that maximises KL(clean prediction || prediction there), from a tiny Gaussian
@@ -208,10 +224,10 @@ class AdversarialTraining(keras.Model):
             log_adv = tf.nn.log_softmax(self._logits(x_adv, training=False))
             return tf.reduce_sum(clean * (tf.math.log(clean + _TINY) - log_adv))
 
-        start = x + 1e-3 * keras.random.normal(tf.shape(x), seed=self.seed_generator)
+        start = x + 1e-3 * self._normal(tf.shape(x))
         return attacks.projected_ascent(objective, x, attacks.clip_range(start, self.clip_min, self.clip_max),
                                         self.eps, self.step_size, self.steps, self.norm, self.clip_min,
-                                        self.clip_max)
+                                        self.clip_max, self._loss_scale)
 
     def _adversarial(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         if self.method == "pgd":
@@ -224,15 +240,17 @@ class AdversarialTraining(keras.Model):
             return tf.reduce_sum(self._cross_entropy(y, self._logits(x_adv, training=False)))
 
         return attacks.projected_ascent(objective, x, start, self.eps, self.step_size, 1, "linf", self.clip_min,
-                                        self.clip_max)
+                                        self.clip_max, self._loss_scale)
 
     def _loss(self, x: tf.Tensor, x_adv: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(loss, clean logits, adversarial logits) in training mode."""
-        clean = self._logits(x, training=True)
+        """(loss, clean logits, adversarial logits). The methods whose loss has no clean term (``pgd``,
+        ``fast``) read the clean logits for the accuracy metric in inference mode, outside the gradient."""
         adv = self._logits(x_adv, training=True)
         if self.method == "pgd" or self.method == "fast":
-            loss = tf.reduce_mean(self._cross_entropy(y, adv))
-        elif self.method == "trades":
+            clean = tf.stop_gradient(self._logits(x, training=False))
+            return tf.reduce_mean(self._cross_entropy(y, adv)), clean, adv
+        clean = self._logits(x, training=True)
+        if self.method == "trades":
             p_clean = tf.nn.softmax(clean)
             kl = tf.reduce_sum(p_clean * (tf.nn.log_softmax(clean) - tf.nn.log_softmax(adv)), axis=-1)
             loss = tf.reduce_mean(self._cross_entropy(y, clean)) + self.beta * tf.reduce_mean(kl)
@@ -257,7 +275,7 @@ class AdversarialTraining(keras.Model):
         variables = self.classifier.trainable_variables
         with tf.GradientTape() as tape:
             loss, clean, adv = self._loss(x, x_adv, y)
-            scaled = self.optimizer.scale_loss(loss / _replicas())
+            scaled = self.optimizer.scale_loss(loss / _replica()[0])
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(y, clean)
@@ -304,7 +322,7 @@ class AdversarialTraining(keras.Model):
         config.update({
             "classifier": keras.saving.serialize_keras_object(self.classifier),
             "method": self.method, "eps": self.eps, "steps": None if self.method in _ONE_STEP else self.steps,
-            "step_size": self.step_size, "norm": self.norm, "beta": self.beta, "clean_weight": self.clean_weight,
+            "step_size": self._step_size_given, "norm": self.norm, "beta": self.beta, "clean_weight": self.clean_weight,
             "clip_min": self.clip_min, "clip_max": self.clip_max, "eval_steps": self.eval_steps,
             "loss_from": self.loss_from, "seed": self.seed,
         })
@@ -323,8 +341,10 @@ class CatastrophicOverfittingCheck(keras.callbacks.Callback):
     PGD every epoch (or every ``every_batches`` batches); when the PGD accuracy falls more than ``drop`` below
     the last good check, it restores the weights of that check and, with ``stop``, ends training.
 
-    ``pgd_check_accuracy`` goes into the epoch's logs; ``history`` keeps every check, ``triggered`` says whether
-    (and at which epoch) the weights were restored.
+    ``pgd_check_accuracy`` goes into the epoch's logs (after a restore, that of the restored weights);
+    ``history`` keeps every check, ``triggered`` says whether (and at which epoch) the weights were restored. The
+    optimizer's state is not rewound. Check on training data (Wong et al. use a training batch), so that the
+    weights kept are not chosen on the data the model is evaluated on.
 
     Args:
         x, y: the check batch (a few hundred samples is plenty) and its int labels.
@@ -400,10 +420,7 @@ class CatastrophicOverfittingCheck(keras.callbacks.Callback):
             self._check()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.model.stop_training and self.triggered == epoch:
-            accuracy = self.history[-1]
-        else:
+        if not (self.model.stop_training and self.triggered == epoch):
             self._check()
-            accuracy = self.history[-1]
-        if logs is not None:
-            logs["pgd_check_accuracy"] = accuracy
+        if logs is not None:  # after a restore, the accuracy of the weights the model now holds
+            logs["pgd_check_accuracy"] = self._good_accuracy if self.triggered == epoch else self.history[-1]
