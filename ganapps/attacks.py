@@ -226,7 +226,7 @@ def _attack_loop(model: keras.Model, sample_shape: tuple[int, ...], norm: str, s
         return projected_ascent(objective, x0, x, eps, step_size, steps, norm, clip_min, clip_max, loss_scale)
 
     spec = tf.TensorSpec((None, *sample_shape), tf.float32)
-    compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, input_signature=[
+    compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, autograph=False, input_signature=[
         spec, tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32),
         tf.TensorSpec((2,), tf.int32)])
     per_model[key] = compiled

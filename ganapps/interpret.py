@@ -252,7 +252,7 @@ def _synthesis_loop(model: keras.Model, feature_model: keras.Model, key_layer: s
         _, x = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), x0), maximum_iterations=steps)
         return x
 
-    compiled = tf.function(loop, reduce_retracing=True, input_signature=[
+    compiled = tf.function(loop, reduce_retracing=True, autograph=False, input_signature=[
         tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None,), tf.float32), tf.TensorSpec((), tf.float32),
         tf.TensorSpec((), tf.float32), tf.TensorSpec((2,), tf.int32)])
     per_model[key] = compiled
@@ -387,7 +387,7 @@ def _robust_loop(model: keras.Model, feature_model: keras.Model, key_layer: str 
         return projected_ascent(objective, start, start, np.float32(np.inf), step_size, steps, "l2", clip_min,
                                 clip_max, loss_scale)
 
-    compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, input_signature=[
+    compiled = tf.function(loop, jit_compile=jit_compile, reduce_retracing=True, autograph=False, input_signature=[
         tf.TensorSpec((None, *sample_shape), tf.float32),
         tf.TensorSpec((None, _layer_size(feature_model)), tf.float32), tf.TensorSpec((), tf.float32)])
     per_model[key] = compiled

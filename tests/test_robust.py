@@ -120,6 +120,10 @@ def test_keras_round_trip_keeps_optimizer_state(trained, digits, tmp_path):
     assert int(loaded.optimizer.iterations) == int(game.optimizer.iterations) > 0
     for a, b in zip(game.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the random stream resumes where it stopped, not from the seed
+    np.testing.assert_array_equal(np.asarray(loaded.seed_generator.state), np.asarray(game.seed_generator.state))
+    assert not np.array_equal(np.asarray(loaded.seed_generator.state),
+                              np.asarray(keras.random.SeedGenerator(0).state))
     np.testing.assert_allclose(loaded.predict(x_test, verbose=0), game.predict(x_test, verbose=0), atol=1e-6)
     loaded.fit(x_test[:64], y_test[:64], batch_size=64, epochs=1, verbose=0)
     assert int(loaded.optimizer.iterations) == int(game.optimizer.iterations) + 1
@@ -250,6 +254,21 @@ def test_training_attacks_match_their_definitions(digits):
     trades = ganapps.AdversarialTraining(net, method="trades", eps=0.2, steps=3, seed=1)
     point = trades._trades_point(tf.constant(x)).numpy()
     assert np.abs(point - x).max() <= 0.2 + 1e-6 and np.abs(point - x).mean() > 0.05
+
+
+def test_eps_warmup_ramps_the_training_attack(digits):
+    x, y, _, _ = digits
+    game = ganapps.AdversarialTraining(_net(), method="fast", eps=0.3, eps_warmup=10, seed=0)
+    game.compile("adam")
+    shares = []
+    for iterations in (0, 4, 9, 50):
+        game.optimizer.iterations.assign(iterations)
+        shares.append(float(game._warmup()))
+    assert shares == pytest.approx([0.1, 0.5, 1.0, 1.0])
+    game.optimizer.iterations.assign(4)
+    x_adv = game._adversarial(tf.constant(x[:64]), tf.constant(y[:64]), game._warmup()).numpy()
+    assert 0.1 < np.abs(x_adv - x[:64]).max() <= 0.15 + 1e-6
+    assert ganapps.AdversarialTraining.from_config(game.get_config()).eps_warmup == 10
 
 
 def test_eps_zero_round_trips(tmp_path):

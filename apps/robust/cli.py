@@ -100,6 +100,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    help="training attack budget, Linf, in input units [-1, 1] (default: %(default)s)")
     g.add_argument("--steps", type=positive_int, default=7, help="attack steps of pgd/trades (default: %(default)s)")
     g.add_argument("--beta", type=non_negative_float, default=6.0, help="TRADES weight (default: %(default)s)")
+    g.add_argument("--warmup-epochs", type=non_negative_float, default=2.0,
+                   help="epochs over which the training eps ramps up from 0 (default: %(default)s)")
     g.add_argument("--epochs", type=positive_int, default=15, help="(default: %(default)s)")
     g.add_argument("--batch-size", type=positive_int, default=64, help="(default: %(default)s)")
     g.add_argument("--lr", type=positive_float, default=5e-3, help="Adam learning rate (default: %(default)s)")
@@ -205,7 +207,8 @@ def _train(args: argparse.Namespace) -> int:
     x_test, y_test = _load(args, args.test_split)
     robust = RobustClassifier(method=args.method, eps=args.eps, steps=args.steps, beta=args.beta, width=args.width,
                               hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size,
-                              learning_rate=args.lr, jit_compile=_jit(args), seed=args.seed)
+                              learning_rate=args.lr, warmup_epochs=args.warmup_epochs, jit_compile=_jit(args),
+                              seed=args.seed)
     out = Path(args.out)
     stage = _staged(out)
     try:

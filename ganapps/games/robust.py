@@ -64,6 +64,9 @@ class AdversarialTraining(SavesSeedState, keras.Model):
         clean_weight: ``"fgsm"``'s weight on the clean loss (Goodfellow et al. use 0.5).
         clip_min, clip_max: the valid input range (the library's images are in [-1, 1]); ``None`` for unbounded.
         eval_steps: steps of the PGD attack validation measures ``adv_accuracy`` with.
+        eps_warmup: ramp the training attack's ``eps`` (and step) linearly from 0 over this many optimizer steps;
+            0 for none. PGD training at a large ``eps`` from a fresh network can stall at chance (the loss pinned
+            at ln(classes)); a warm-up of an epoch or two avoids it.
         loss_from: ``"auto"`` (a softmax last layer means probabilities), ``"logits"`` or ``"probabilities"``.
         seed: seeds the random starts; the same seed gives the same run.
     """
@@ -71,7 +74,7 @@ class AdversarialTraining(SavesSeedState, keras.Model):
     def __init__(self, classifier: keras.Model, method: str = "pgd", eps: float = 0.3, steps: int | None = None,
                  step_size: float | None = None, norm: str = "linf", beta: float = 6.0, clean_weight: float = 0.5,
                  clip_min: float | None = -1.0, clip_max: float | None = 1.0, eval_steps: int = 10,
-                 loss_from: str = "auto", seed: int | None = None, **kwargs: Any) -> None:
+                 eps_warmup: int = 0, loss_from: str = "auto", seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(classifier, keras.Model):
             raise _checks.fail("classifier", "a keras.Model from inputs to class scores", type(classifier).__name__)
@@ -102,6 +105,7 @@ class AdversarialTraining(SavesSeedState, keras.Model):
         self.clean_weight = float(clean_weight)
         self.clip_min, self.clip_max = attacks._check_clip(clip_min, clip_max)
         self.eval_steps = _checks.positive_int(eval_steps, "eval_steps")
+        self.eps_warmup = _checks.non_negative_int(eps_warmup, "eps_warmup")
         self.loss_from = attacks._check_choice(loss_from, attacks._LOSS_FROM, "loss_from")
         self._probabilities = (self.loss_from == "probabilities"
                                or (self.loss_from == "auto" and _last_layer_is_softmax(classifier)))
@@ -202,20 +206,28 @@ class AdversarialTraining(SavesSeedState, keras.Model):
     def _normal(self, shape: tf.Tensor) -> tf.Tensor:
         return self._draw(lambda s: keras.random.normal(s, seed=self.seed_generator), shape)
 
-    def _random_start(self, x: tf.Tensor) -> tf.Tensor:
-        delta = attacks.ball_start(x, self.eps, self.norm, uniform=self._uniform, normal=self._normal)
+    def _random_start(self, x: tf.Tensor, eps: Any) -> tf.Tensor:
+        delta = attacks.ball_start(x, eps, self.norm, uniform=self._uniform, normal=self._normal)
         return attacks.clip_range(x + delta, self.clip_min, self.clip_max)
 
-    def _pgd(self, x: tf.Tensor, y: tf.Tensor, steps: int, step_size: float) -> tf.Tensor:
+    def _pgd(self, x: tf.Tensor, y: tf.Tensor, steps: int, step_size: Any, eps: Any) -> tf.Tensor:
         """Untargeted PGD on the classifier in inference mode, from a random start in the ball."""
 
         def objective(x_adv: tf.Tensor) -> tf.Tensor:
             return tf.reduce_sum(self._cross_entropy(y, self._logits(x_adv, training=False)))
 
-        return attacks.projected_ascent(objective, x, self._random_start(x), self.eps, step_size, steps, self.norm,
+        return attacks.projected_ascent(objective, x, self._random_start(x, eps), eps, step_size, steps, self.norm,
                                         self.clip_min, self.clip_max, self._loss_scale)
 
-    def _trades_point(self, x: tf.Tensor) -> tf.Tensor:
+    def _warmup(self) -> Any:
+        """The share of ``eps`` (and of the step) the current training step attacks with: it ramps linearly
+        over the first ``eps_warmup`` optimizer steps."""
+        if not self.eps_warmup:
+            return 1.0
+        done = tf.cast(self.optimizer.iterations + 1, tf.float32) / float(self.eps_warmup)
+        return tf.minimum(1.0, done)
+
+    def _trades_point(self, x: tf.Tensor, share: Any = 1.0) -> tf.Tensor:
         """The point of the ball that maximises KL(clean prediction || prediction there), from a tiny Gaussian
         start (at x itself the divergence's gradient is zero)."""
         clean = tf.stop_gradient(tf.nn.softmax(self._logits(x, training=False)))
@@ -226,20 +238,22 @@ class AdversarialTraining(SavesSeedState, keras.Model):
 
         start = x + 1e-3 * self._normal(tf.shape(x))
         return attacks.projected_ascent(objective, x, attacks.clip_range(start, self.clip_min, self.clip_max),
-                                        self.eps, self.step_size, self.steps, self.norm, self.clip_min,
-                                        self.clip_max, self._loss_scale)
+                                        self.eps * share, self.step_size * share, self.steps, self.norm,
+                                        self.clip_min, self.clip_max, self._loss_scale)
 
-    def _adversarial(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    def _adversarial(self, x: tf.Tensor, y: tf.Tensor, share: Any = 1.0) -> tf.Tensor:
+        """The training attack's examples; ``share`` scales eps and the step (the warm-up)."""
+        eps, step_size = self.eps * share, self.step_size * share
         if self.method == "pgd":
-            return self._pgd(x, y, self.steps, self.step_size)
+            return self._pgd(x, y, self.steps, step_size, eps)
         if self.method == "trades":
-            return self._trades_point(x)
-        start = self._random_start(x) if self.method == "fast" else x
+            return self._trades_point(x, share)
+        start = self._random_start(x, eps) if self.method == "fast" else x
 
         def objective(x_adv: tf.Tensor) -> tf.Tensor:
             return tf.reduce_sum(self._cross_entropy(y, self._logits(x_adv, training=False)))
 
-        return attacks.projected_ascent(objective, x, start, self.eps, self.step_size, 1, "linf", self.clip_min,
+        return attacks.projected_ascent(objective, x, start, eps, step_size, 1, "linf", self.clip_min,
                                         self.clip_max, self._loss_scale)
 
     def _loss(self, x: tf.Tensor, x_adv: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -271,7 +285,7 @@ class AdversarialTraining(SavesSeedState, keras.Model):
 
     def train_step(self, data: Any) -> dict:
         x, y = self._unpack(data)
-        x_adv = self._adversarial(x, y)
+        x_adv = self._adversarial(x, y, self._warmup())
         variables = self.classifier.trainable_variables
         with tf.GradientTape() as tape:
             loss, clean, adv = self._loss(x, x_adv, y)
@@ -286,7 +300,8 @@ class AdversarialTraining(SavesSeedState, keras.Model):
         x, y = self._unpack(data)
         clean = self._logits(x, training=False)
         if self.eps > 0:
-            adv = self._logits(self._pgd(x, y, self.eval_steps, 2.5 * self.eps / self.eval_steps), training=False)
+            adv = self._logits(self._pgd(x, y, self.eval_steps, 2.5 * self.eps / self.eval_steps, self.eps),
+                               training=False)
         else:
             adv = clean
         self.loss_tracker.update_state(tf.reduce_mean(self._cross_entropy(y, clean)))
@@ -324,6 +339,7 @@ class AdversarialTraining(SavesSeedState, keras.Model):
             "method": self.method, "eps": self.eps, "steps": None if self.method in _ONE_STEP else self.steps,
             "step_size": self._step_size_given, "norm": self.norm, "beta": self.beta, "clean_weight": self.clean_weight,
             "clip_min": self.clip_min, "clip_max": self.clip_max, "eval_steps": self.eval_steps,
+            "eps_warmup": self.eps_warmup,
             "loss_from": self.loss_from, "seed": self.seed,
         })
         return config
