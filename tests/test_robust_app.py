@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from _helpers import help_texts_without_heavy_imports
 
 from apps.robust import RobustClassifier, load_data, load_model
 from ganapps import cli
@@ -106,3 +107,16 @@ def test_errors_name_the_option_and_leave_nothing(runs, tmp_path, capsys):
     assert loaded.seed == 3 and loaded.method == "pgd"
     with pytest.raises(ValueError, match="^attack_names: expected a sequence of 'fgsm' and/or 'pgd'"):
         loaded.evaluate(np.zeros((2, 8, 8, 1), "float32"), np.zeros(2, "int32"), attack_names=("cw_l2",))
+
+
+def test_help_needs_no_tensorflow_and_choices_agree():
+    from apps.robust import METHODS
+    from apps.robust import cli as robust_cli
+
+    assert robust_cli.METHOD_CHOICES == METHODS
+    texts = help_texts_without_heavy_imports(["robust"], ["robust", "train"], ["robust", "attack"],
+                                             ["robust", "visualize"])
+    assert "ganapps robust train --out runs/robust_pgd" in texts[0]
+    assert "{standard,pgd,trades,fast,fgsm}" in texts[1] and "--warmup-epochs" in texts[1]
+    assert "{fgsm,pgd,cw_l2}" in texts[2] and "--jit-compile" not in texts[2]
+    assert "the 8 units whose activation varies most" in " ".join(texts[3].split())

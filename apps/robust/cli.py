@@ -280,7 +280,8 @@ def _attack(args: argparse.Namespace) -> int:
         images.save_grid(np.concatenate([x[shown], x_adv]), stage / "examples.png", nrow=len(x[shown]))
         predictions = {"clean": first.classifier.predict(x[shown], verbose=0).argmax(-1).tolist(),
                        "adversarial": first.classifier.predict(x_adv, verbose=0).argmax(-1).tolist(),
-                       "labels": y[shown].tolist(), "model": robust_models[0][0], "eps": eps}
+                       "labels": y[shown].tolist(), "model": robust_models[0][0],
+                       "eps": None if args.attack == "cw_l2" else eps}
         (stage / "examples.json").write_text(json.dumps(predictions) + "\n")
         _finish(stage, out)
     finally:
