@@ -10,6 +10,10 @@ trains a game on the user's data and exports what it learned for inference runti
 * :mod:`apps.style_transfer`: image-to-image translation (``PairedTranslator``/``UnpairedTranslator``;
   ``ganapps style ...``): pix2pix on paired and CycleGAN on unpaired images, any image size, exports served by
   :class:`ganapps.runtime.Translator` (benchmarks: ``benchmarks/bench_style.py``, RESULTS.md section 9).
+* :mod:`apps.debias`: dataset debiasing (``DatasetDebiaser``; ``ganapps debias ...``): latent-density weights
+  from a VAE-GAN, conditional-GAN rebalancing of rare groups, per-group bias reports.
+* :mod:`apps.robust`: robust classifiers (``RobustClassifier``; ``ganapps robust ...``): adversarial training,
+  accuracy under FGSM/PGD/C&W at several budgets, feature visualisation, ONNX + SavedModel export.
 * :mod:`apps.common`: what the apps share (the image argument they accept, how steps split into epochs).
 
 Apps only compose library pieces (``ganapps.data``, ``ganapps.nets``, ``ganapps.games``, ``ganapps.metrics``,

@@ -17,21 +17,11 @@ does not start TensorFlow; :func:`load_data` needs it only for the digits' resiz
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from apps._lazy import lazy_exports
 
 _HOMES = {"DatasetDebiaser": "app", "train_classifier": "app", "training_probabilities": "app", "predict_labels": "app",
           "METHODS": "app",
           "write_report": "report", "top_weighted_shares": "report", "rarity_figure": "report",
           "load_data": "data", "DebiasData": "data"}
 __all__ = list(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"apps.debias.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'apps.debias' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

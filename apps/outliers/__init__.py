@@ -21,19 +21,9 @@ does not start TensorFlow; neither the figures (:mod:`apps.outliers.plots`) nor 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from apps._lazy import lazy_exports
 
 _HOMES = {"GANOutlierDetector": "app", "Explanation": "app", "load_data": "data", "roc_pr_figure": "plots",
           "residual_figure": "plots"}
 __all__ = list(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"apps.outliers.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'apps.outliers' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

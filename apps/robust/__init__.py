@@ -17,18 +17,8 @@ does not start TensorFlow.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from apps._lazy import lazy_exports
 
 _HOMES = {"RobustClassifier": "app", "load_data": "app", "load_model": "app", "METHODS": "app", "ATTACKS": "app"}
 __all__ = list(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"apps.robust.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'apps.robust' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -17,18 +17,8 @@ does not start TensorFlow.
 
 from __future__ import annotations
 
-from typing import Any
+from apps._lazy import lazy_exports
 
-__all__ = ["PairedTranslator", "UnpairedTranslator", "before_after_grid"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from apps.style_transfer import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module 'apps.style_transfer' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+_HOMES = {name: "app" for name in ("PairedTranslator", "UnpairedTranslator", "before_after_grid")}
+__all__ = list(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

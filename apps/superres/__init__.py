@@ -17,19 +17,9 @@ does not start TensorFlow.
 
 from __future__ import annotations
 
-from typing import Any
+from apps._lazy import lazy_exports
 
-__all__ = ["SuperResolver", "evaluate_upscaler", "comparison_figure", "low_resolution", "bicubic_upscale",
-           "load_hr_images"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from apps.superres import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module 'apps.superres' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+_HOMES = {name: "app" for name in ("SuperResolver", "evaluate_upscaler", "comparison_figure", "low_resolution",
+                                   "bicubic_upscale", "load_hr_images")}
+__all__ = list(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
