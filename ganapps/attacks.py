@@ -293,7 +293,8 @@ def pgd(model: keras.Model, x: Any, y: Any, eps: float, step_size: float | None 
     Each of ``steps`` steps moves ``step_size`` along the gradient's sign (``"linf"``) or its per-sample
     normalised direction (``"l2"``), then projects back onto the ``eps``-ball around ``x`` and into the clip
     range. With ``random_start`` it starts from a point uniform in the Linf ball, or in a uniform direction at a
-    radius uniform in volume in the L2 ball, drawn from ``seed`` (the same seed gives the same result).
+    radius uniform in volume in the L2 ball, drawn from ``seed`` (the same seed gives the same result; with
+    ``jit_compile`` XLA draws other numbers from it, so XLA and plain runs differ in their random starts).
 
     Args:
         model: a classifier whose outputs are logits or softmax probabilities.
