@@ -88,16 +88,22 @@ def _check_bool(value: Any, argument: str) -> bool:
 # helpers
 
 
+def last_layer_is_softmax(model: keras.Model) -> bool:
+    """Whether the model's last layer is a softmax (a ``Softmax`` layer or a softmax activation): its outputs are
+    probabilities, which is all that can be told without running it."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    activation = getattr(last, "activation", None)
+    return activation is not None and getattr(activation, "__name__", "") == "softmax"
+
+
 def _outputs_probabilities(model: keras.Model, x: np.ndarray, loss_from: str) -> bool:
     """Whether the model's outputs are softmax probabilities: its last layer says so, or its outputs on the
     first batch look like a distribution (in [0, 1], rows summing to 1)."""
     if loss_from != "auto":
         return loss_from == "probabilities"
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    if activation is not None and getattr(activation, "__name__", "") == "softmax":
+    if last_layer_is_softmax(model):
         return True
     out = np.asarray(model(x[:256], training=False), dtype=np.float64)
     return bool(out.ndim == 2 and out.min() >= 0 and out.max() <= 1 and np.allclose(out.sum(-1), 1, atol=1e-3))

@@ -40,14 +40,6 @@ _ONE_STEP = ("fast", "fgsm")
 _TINY = 1e-12
 
 
-def _last_layer_is_softmax(model: keras.Model) -> bool:
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    return activation is not None and getattr(activation, "__name__", "") == "softmax"
-
-
 @keras.saving.register_keras_serializable(package="ganapps")
 class AdversarialTraining(SavesSeedState, keras.Model):
     """Train ``classifier`` on adversarial examples of its own, made inside the compiled train step.
@@ -108,7 +100,7 @@ class AdversarialTraining(SavesSeedState, keras.Model):
         self.eps_warmup = _checks.non_negative_int(eps_warmup, "eps_warmup")
         self.loss_from = attacks._check_choice(loss_from, attacks._LOSS_FROM, "loss_from")
         self._probabilities = (self.loss_from == "probabilities"
-                               or (self.loss_from == "auto" and _last_layer_is_softmax(classifier)))
+                               or (self.loss_from == "auto" and attacks.last_layer_is_softmax(classifier)))
         self._loss_scale = attacks.input_loss_scale(classifier)
         self.seed = None if seed is None else _checks.non_negative_int(seed, "seed")
         self.seed_generator = keras.random.SeedGenerator(seed, name="adversarial_seed")
