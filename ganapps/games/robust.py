@@ -202,14 +202,20 @@ class AdversarialTraining(SavesSeedState, keras.Model):
         delta = attacks.ball_start(x, eps, self.norm, uniform=self._uniform, normal=self._normal)
         return attacks.clip_range(x + delta, self.clip_min, self.clip_max)
 
-    def _pgd(self, x: tf.Tensor, y: tf.Tensor, steps: int, step_size: Any, eps: Any) -> tf.Tensor:
-        """Untargeted PGD on the classifier in inference mode, from a random start in the ball."""
+    def _ascend_cross_entropy(self, x: tf.Tensor, y: tf.Tensor, start: tf.Tensor, eps: Any, step_size: Any,
+                              steps: int) -> tf.Tensor:
+        """``steps`` of projected ascent of the cross-entropy of ``y`` from ``start``, the classifier in
+        inference mode: PGD, and the one-step methods with one step."""
 
         def objective(x_adv: tf.Tensor) -> tf.Tensor:
             return tf.reduce_sum(self._cross_entropy(y, self._logits(x_adv, training=False)))
 
-        return attacks.projected_ascent(objective, x, self._random_start(x, eps), eps, step_size, steps, self.norm,
-                                        self.clip_min, self.clip_max, self._loss_scale)
+        return attacks.projected_ascent(objective, x, start, eps, step_size, steps, self.norm, self.clip_min,
+                                        self.clip_max, self._loss_scale)
+
+    def _pgd(self, x: tf.Tensor, y: tf.Tensor, steps: int, step_size: Any, eps: Any) -> tf.Tensor:
+        """Untargeted PGD from a random start in the ball."""
+        return self._ascend_cross_entropy(x, y, self._random_start(x, eps), eps, step_size, steps)
 
     def _warmup(self) -> Any:
         """The share of ``eps`` (and of the step) the current training step attacks with: it ramps linearly
@@ -241,12 +247,7 @@ class AdversarialTraining(SavesSeedState, keras.Model):
         if self.method == "trades":
             return self._trades_point(x, share)
         start = self._random_start(x, eps) if self.method == "fast" else x
-
-        def objective(x_adv: tf.Tensor) -> tf.Tensor:
-            return tf.reduce_sum(self._cross_entropy(y, self._logits(x_adv, training=False)))
-
-        return attacks.projected_ascent(objective, x, start, eps, step_size, 1, "linf", self.clip_min,
-                                        self.clip_max, self._loss_scale)
+        return self._ascend_cross_entropy(x, y, start, eps, step_size, 1)  # one-step methods are Linf
 
     def _loss(self, x: tf.Tensor, x_adv: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(loss, clean logits, adversarial logits). The methods whose loss has no clean term (``pgd``,
