@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -78,3 +79,13 @@ def positive_ints(what: str) -> ArgType[tuple[int, ...]]:
         return tuple(int(part) for part in parts)
 
     return parse
+
+
+def jit_compile_value(choice: str) -> bool | str:
+    """The library's ``jit_compile`` argument for a ``--jit-compile`` choice: ``"auto"``, ``True`` or ``False``."""
+    return {"auto": "auto", "true": True, "false": False}[choice]
+
+
+def verbose_level(verbose: bool) -> int:
+    """Keras's ``verbose`` for a ``--verbose`` flag: progress bars when asked for or when writing to a terminal."""
+    return 1 if verbose or sys.stdout.isatty() else 0

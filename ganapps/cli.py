@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from ganapps._argtypes import narrowed, non_negative_float, non_negative_int, number, positive_int, probability
+from ganapps._argtypes import (
+    jit_compile_value, narrowed, non_negative_float, non_negative_int, number, positive_int, probability)
 
 EPILOG = "Run 'ganapps <command> --help' for the options of a command."
 
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _training_kwargs(args) -> dict:
-    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    jit = jit_compile_value(args.jit_compile)
     return dict(data=args.data, data_dir=args.data_dir, image_size=args.image_size, loss=args.loss,
                 epochs=args.epochs, batch_size=args.batch_size, latent_dim=args.latent_dim, width=args.width,
                 lr=args.lr, d_steps=args.d_steps, gradient_penalty=args.gradient_penalty, r1=args.r1,

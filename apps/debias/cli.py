@@ -25,13 +25,13 @@ import argparse
 import io
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from ganapps._argtypes import narrowed, non_negative_int, positive_float, positive_int, probability
+from ganapps._argtypes import (
+    jit_compile_value, narrowed, non_negative_int, positive_float, positive_int, probability, verbose_level)
 
 ATTRIBUTES = ("thick", "rotated", "inverted")
 """``--attribute`` choices: :data:`ganapps.data.BIAS_ATTRIBUTES`, written out so that building the parser imports
@@ -251,14 +251,6 @@ def _renamed(err: Exception, names: dict[str, str]) -> Exception:
     return err
 
 
-def _verbose(args: argparse.Namespace) -> int:
-    return 1 if args.verbose or sys.stdout.isatty() else 0
-
-
-def _jit(args: argparse.Namespace) -> bool | str:
-    return {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-
-
 def _is_digits(source: str) -> bool:
     return source == "biased-digits" or source.startswith("biased-digits:")
 
@@ -304,7 +296,7 @@ def _debiaser(args: argparse.Namespace, x: Any, verbose: int, batch_size: int | 
         return debiaser, f"debiaser: loaded from {args.model}"
     settings = {key: DEBIASER_DEFAULTS[key] if value is None else value for key, value in
                 {**training, "alpha": args.alpha, "bins": args.bins, "batch_size": batch_size}.items()}
-    debiaser = DatasetDebiaser(**settings, seed=args.seed, jit_compile=_jit(args))
+    debiaser = DatasetDebiaser(**settings, seed=args.seed, jit_compile=jit_compile_value(args.jit_compile))
     start = time.perf_counter()
     try:
         debiaser.fit(x, verbose=verbose)
@@ -349,7 +341,7 @@ def _weights(args: argparse.Namespace) -> int:
     out = _out_folder(args.out)
     data = _load(args, args.data, args.split, args.groups, args.labels, _LOAD_ARGUMENTS)
     strata = data.labels if _per_class(args, data.labels) else None  # checked before the debiaser trains
-    debiaser, how = _debiaser(args, data.x, _verbose(args), args.batch_size,
+    debiaser, how = _debiaser(args, data.x, verbose_level(args.verbose), args.batch_size,
                               ("latent_dim", "steps", "architecture", "batch_size"))
     try:
         weights = debiaser.sample_weights(data.x, strata=strata)
@@ -444,7 +436,8 @@ def _augment(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     game = rebalance.fit_rebalancer(data.x, data.groups, labels, steps=args.steps, batch_size=args.batch_size,
                                     lr=args.lr, latent_dim=args.latent_dim, width=args.width, seed=args.seed,
-                                    jit_compile=_jit(args), verbose=_verbose(args))
+                                    jit_compile=jit_compile_value(args.jit_compile),
+                                    verbose=verbose_level(args.verbose))
     seconds = time.perf_counter() - start
     extra = rebalance.augment(data.x, data.groups, labels, game, target_balance=args.target_balance, seed=args.seed)
 
@@ -517,7 +510,7 @@ def _report(args: argparse.Namespace) -> int:
             raise ValueError(f"{option}: expected the training data's {what}; got none for {train.source}")
     test = _test_data(args, train)
     per_class = _per_class(args, train.labels)
-    verbose = _verbose(args)
+    verbose = verbose_level(args.verbose)
     lines, settings = [], {"method": args.method, "epochs": args.epochs, "batch_size": args.batch_size,
                            "seed": args.seed}
 
@@ -536,7 +529,7 @@ def _report(args: argparse.Namespace) -> int:
         latent = args.latent_dim or REBALANCER_DEFAULTS["latent_dim"]
         rebalancer = rebalance.fit_rebalancer(train.x, train.groups, train.labels, steps=steps,
                                               batch_size=args.batch_size, latent_dim=latent, seed=args.seed,
-                                              jit_compile=_jit(args), verbose=verbose)
+                                              jit_compile=jit_compile_value(args.jit_compile), verbose=verbose)
         lines.append(f"rebalancer: a group-conditional GAN fitted in {time.perf_counter() - start:.1f} s")
         settings.update(rebalancer_steps=steps, rebalancer_latent_dim=latent, target_balance=args.target_balance)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganapps._argtypes import finite_float as _finite_float
+from ganapps._argtypes import jit_compile_value
 from ganapps._argtypes import narrowed, positive_ints
 from ganapps._argtypes import non_negative_float as _non_negative_float
 from ganapps._argtypes import non_negative_int as _non_negative_int
@@ -332,7 +333,7 @@ def _fit(args: argparse.Namespace) -> int:
                     lam=args.lam, loss=args.loss, r1=args.r1, batch_size=args.batch_size, learning_rate=args.lr,
                     encoder_learning_rate=args.encoder_lr, steps=args.steps, encoder_steps=args.encoder_steps,
                     anogan_steps=args.anogan_steps, anogan_restarts=args.anogan_restarts, seed=args.seed,
-                    jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile])
+                    jit_compile=jit_compile_value(args.jit_compile))
     try:
         detector = GANOutlierDetector(**settings)
     except ValueError as err:  # a setting argparse cannot judge alone, such as an unknown --loss

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ganapps._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from ganapps._argtypes import (
+    jit_compile_value, non_negative_float, non_negative_int, positive_float, positive_int, verbose_level)
 
 METHOD_CHOICES = ("standard", "pgd", "trades", "fast", "fgsm")
 """``--method`` choices: :data:`apps.robust.app.METHODS` (which imports TensorFlow), written out."""
@@ -189,14 +189,6 @@ def _write_curves(results: list, stage: Path, stem: str, title: str) -> None:
     attacks.plot_robust_accuracy(results, stage / f"{stem}.png", title=title)
 
 
-def _verbose(args: argparse.Namespace) -> int:
-    return 1 if args.verbose or sys.stdout.isatty() else 0
-
-
-def _jit(args: argparse.Namespace) -> bool | str:
-    return {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-
-
 # -- subcommands -----------------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
     import shutil
@@ -207,12 +199,12 @@ def _train(args: argparse.Namespace) -> int:
     x_test, y_test = _load(args, args.test_split)
     robust = RobustClassifier(method=args.method, eps=args.eps, steps=args.steps, beta=args.beta, width=args.width,
                               hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size,
-                              learning_rate=args.lr, warmup_epochs=args.warmup_epochs, jit_compile=_jit(args),
-                              seed=args.seed)
+                              learning_rate=args.lr, warmup_epochs=args.warmup_epochs,
+                              jit_compile=jit_compile_value(args.jit_compile), seed=args.seed)
     out = Path(args.out)
     stage = _staged(out)
     try:
-        robust.fit(x, y, validation_data=(x_test, y_test), verbose=_verbose(args))
+        robust.fit(x, y, validation_data=(x_test, y_test), verbose=verbose_level(args.verbose))
         robust.save(stage / MODEL_FILE)
         (stage / "history.json").write_text(json.dumps(robust.history, indent=2) + "\n")
         _training_figure(robust.history, stage / "training.png", args.method)
@@ -263,10 +255,11 @@ def _attack(args: argparse.Namespace) -> int:
     out = Path(args.out)
     stage = _staged(out)
     try:
-        results = []
+        results, cw_examples = [], []
         for name, robust in robust_models:
             if args.attack == "cw_l2":
                 x_adv = robust.attack(x, y, "cw_l2")
+                cw_examples.append(x_adv)
                 results.append(_cw_result(robust, x, x_adv, y, name))
             else:
                 results.extend(robust.evaluate(x, y, eps=args.eps, attack_names=(args.attack,),
@@ -276,7 +269,7 @@ def _attack(args: argparse.Namespace) -> int:
         first = robust_models[0][1]
         shown = slice(0, min(16, len(x)))
         eps = max(args.eps)
-        x_adv = first.attack(x[shown], y[shown], args.attack, **({} if args.attack == "cw_l2" else {"eps": eps}))
+        x_adv = cw_examples[0][shown] if cw_examples else first.attack(x[shown], y[shown], args.attack, eps=eps)
         images.save_grid(np.concatenate([x[shown], x_adv]), stage / "examples.png", nrow=len(x[shown]))
         predictions = {"clean": first.classifier.predict(x[shown], verbose=0).argmax(-1).tolist(),
                        "adversarial": first.classifier.predict(x_adv, verbose=0).argmax(-1).tolist(),

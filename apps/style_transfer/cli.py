@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ganapps._argtypes import narrowed, non_negative_float, non_negative_int, positive_float, positive_int
+from ganapps._argtypes import (
+    jit_compile_value, narrowed, non_negative_float, non_negative_int, positive_float, positive_int)
 
 KERAS_FILE = "translator.keras"
 FIGURE_FILE = "before_after.png"
@@ -171,7 +172,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
                   if name not in _NOT_SETTINGS})
     settings = {target: getattr(args, name) for name, target in names.items() if getattr(args, name) is not None}
     settings["seed"] = args.seed
-    settings["jit_compile"] = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    settings["jit_compile"] = jit_compile_value(args.jit_compile)
     return settings
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ganapps._argtypes import narrowed, non_negative_int, number, positive_float, positive_int
+from ganapps._argtypes import jit_compile_value, narrowed, non_negative_int, number, positive_float, positive_int
 
 KERAS_FILE = "superres.keras"
 FIGURE_FILE = "compare.png"
@@ -198,7 +198,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"saved_models/superres_x{args.scale}")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out: expected a folder; got {str(out)!r}, which is a file")
-    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    jit = jit_compile_value(args.jit_compile)
     sr = SuperResolver(scale=args.scale, channels=args.channels, filters=args.filters, blocks=args.blocks,
                        block=args.block, input_skip=None if args.input_skip == "none" else args.input_skip,
                        upsampling=args.upsampling, patch_size=args.patch_size, batch_size=args.batch_size,
